@@ -1,0 +1,6 @@
+"""Benchmark and evaluation harness for video-CLIP action recognition.
+
+The engine stays thin: methods live in ``methods/``, protocol and dataset definitions in ``protocols/``.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Data: dataset definitions and file formats, the embedded benchmark, the decode pipeline."""

@@ -1,0 +1,1 @@
+"""Protocol and dataset definitions as versioned data (YAML); see :mod:`harness.protocols`."""
