@@ -1,0 +1,30 @@
+"""Where the harness keeps what it builds: the embedded benchmark, the toy CLIP, run records, results."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Built artefacts (embedded videos, toy CLIP weights). ``HARNESS_CACHE`` overrides the default."""
+    path = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "videoclip-harness"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def records_dir() -> Path:
+    """Run records (JSON, one per protocol unit). ``HARNESS_RECORDS`` overrides ``<repo>/records``."""
+    return Path(os.environ.get("HARNESS_RECORDS", REPO_ROOT / "records"))
+
+
+def results_dir() -> Path:
+    """Generated tables. ``HARNESS_RESULTS`` overrides ``<repo>/results``."""
+    return Path(os.environ.get("HARNESS_RESULTS", REPO_ROOT / "results"))
+
+
+def shared_data_dir() -> Path | None:
+    """``../shared/data`` beside the checkout (tests and checks only), or ``HARNESS_SHARED_DATA``."""
+    path = Path(os.environ.get("HARNESS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+    return path if path.is_dir() else None
