@@ -1,0 +1,184 @@
+"""The contract every method fulfils (see docs/architecture.md): an mmengine ``BaseModel`` over an open_clip
+CLIP, with a switchable class set and cached text features.
+
+Subclasses override what their official code changes: ``video_embeddings`` (temporal modelling),
+``encode_text`` (text-side modules), ``logits`` (video-conditioned text), ``loss`` and ``param_groups``.
+"""
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+
+from .backbones import create_clip, get_tokenizer, preprocess_cfg
+from .preprocess import VideoPreprocessor
+
+NORMALISATION = {
+    # CLIP's own statistics (ActionCLIP, EZ-CLIP, the frozen baseline) and ImageNet's (X-CLIP, ViFi-CLIP).
+    "clip": ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+
+
+def kl_contrastive_loss(logits_per_video: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """ActionCLIP's symmetric KL loss (inherited by EZ-CLIP), ``utils/KLLoss.py``.
+
+    The target of row i is softmax(10·G_i) with G[i, k] = 1 when samples i and k share a class; each
+    direction is ``KLDivLoss(mean) × batch size``; the two directions are averaged.
+    """
+    same = (labels[:, None] == labels[None, :]).float()
+    target = F.softmax(10 * same, dim=1)
+    batch = logits_per_video.shape[0]
+
+    def one_direction(logits):
+        return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="mean") * batch
+
+    return (one_direction(logits_per_video) + one_direction(logits_per_video.t())) / 2
+
+
+def soft_target_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy over the class set with label smoothing (X-CLIP / ViFi-CLIP's SoftTargetCrossEntropy)."""
+    return F.cross_entropy(logits, labels, label_smoothing=smoothing)
+
+
+class VideoCLIPMethod(BaseModel):
+    """Base of every method: a CLIP, a frame count, a text recipe and the current class set."""
+
+    #: official normalisation of the method (overridable by config ``normalization``)
+    default_normalization = "clip"
+
+    def __init__(self, backbone: dict | None = None, frames: int = 8, text: dict | None = None,
+                 normalization: str | None = None, **unused):
+        if unused:
+            raise TypeError(f"{type(self).__name__} got unknown options: {', '.join(sorted(unused))}")
+        backbone = dict(backbone or {})
+        clip = create_clip(**backbone)
+        cfg = preprocess_cfg(clip)
+        normalization = normalization or self.default_normalization
+        mean, std = NORMALISATION[normalization] if normalization != "backbone" else (cfg["mean"], cfg["std"])
+        super().__init__(data_preprocessor=VideoPreprocessor(mean=mean, std=std, frames=frames))
+        self.clip = clip
+        self.backbone_name = clip.harness_backbone["name"]
+        self.backbone_info = dict(clip.harness_backbone, input_size=cfg["size"], normalization=normalization)
+        self.frames = int(frames)
+        self.input_size = cfg["size"]
+        self.text_cfg = dict(source="names", templates=["{}"], train_template="random")
+        self.text_cfg.update(text or {})
+        self.tokenizer = get_tokenizer(self.backbone_name)
+        self.class_names: list[str] = []
+        self.descriptions: dict[str, str] | None = None
+        self._text_cache: torch.Tensor | None = None
+
+    # ----------------------------------------------------------------- class set and text
+    def set_class_names(self, class_names: Sequence[str], descriptions: dict[str, str] | None = None) -> None:
+        """Switch the class set; text features are recomputed once, on first use."""
+        self.class_names = list(class_names)
+        self.descriptions = dict(descriptions) if descriptions else None
+        if self.text_cfg["source"] == "descriptions" and not self.descriptions:
+            raise ValueError("text.source is 'descriptions' but the dataset provides no class descriptions; "
+                             "use --cfg-options model.text.source=names")
+        self._text_cache = None
+
+    def class_phrase(self, index: int) -> str:
+        name = self.class_names[index]
+        if self.text_cfg["source"] == "descriptions":
+            return self.descriptions.get(name, name)
+        return name
+
+    def prompts(self, template: str) -> list[str]:
+        return [template.format(self.class_phrase(i)) for i in range(len(self.class_names))]
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        return self.tokenizer(list(texts)).to(self._device())
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Projected, unnormalised text embeddings (N, D). Methods with text-side modules override."""
+        return self.clip.encode_text(tokens)
+
+    def text_features(self, template: str | None = None) -> torch.Tensor:
+        """Normalised class text features (C, D) for one template (the first when none is given)."""
+        template = template if template is not None else self.text_cfg["templates"][0]
+        return F.normalize(self.encode_text(self.tokenize(self.prompts(template))), dim=-1)
+
+    def all_template_features(self) -> torch.Tensor:
+        """(P, C, D) for the P test templates; cached while the model is in eval mode."""
+        if self.training or torch.is_grad_enabled():
+            return torch.stack([self.text_features(t) for t in self.text_cfg["templates"]])
+        if self._text_cache is None:
+            self._text_cache = torch.stack([self.text_features(t) for t in self.text_cfg["templates"]])
+        return self._text_cache
+
+    def train_text_features(self) -> torch.Tensor:
+        """Text features for a training step: one template, random per step when several are configured."""
+        templates = self.text_cfg["templates"]
+        template = random.choice(templates) if self.text_cfg.get("train_template") == "random" else templates[0]
+        return self.text_features(template)
+
+    def train(self, mode: bool = True):
+        self._text_cache = None  # weights may change in training: never reuse features across it
+        return super().train(mode)
+
+    # ----------------------------------------------------------------- video side
+    def encode_frames(self, videos: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) → (B, T, D) projected frame embeddings, frames encoded independently."""
+        batch, frames = videos.shape[:2]
+        return self.clip.encode_image(videos.flatten(0, 1)).view(batch, frames, -1)
+
+    def video_embeddings(self, videos: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) → (B, D), unnormalised. Default: plain mean over frames."""
+        return self.encode_frames(videos).mean(dim=1)
+
+    def logit_scale(self) -> torch.Tensor:
+        return self.clip.logit_scale.exp()
+
+    def logits(self, videos: torch.Tensor, text_features: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C) scaled cosine similarities against the current class set."""
+        video = F.normalize(self.video_embeddings(videos), dim=-1)
+        text = text_features if text_features is not None else self.all_template_features()[0]
+        return self.logit_scale() * video @ text.t()
+
+    def class_scores(self, videos: torch.Tensor) -> torch.Tensor:
+        """(B, C) probabilities for one view; averaged over the test templates (ActionCLIP's test rule)."""
+        video = F.normalize(self.video_embeddings(videos), dim=-1)
+        scale = self.logit_scale()
+        per_template = [F.softmax(scale * video @ t.t(), dim=-1) for t in self.all_template_features()]
+        return torch.stack(per_template).mean(dim=0)
+
+    # ----------------------------------------------------------------- training
+    def loss(self, videos: torch.Tensor, labels: torch.Tensor) -> dict:
+        """Default: cross-entropy of the class logits (methods override with their official loss)."""
+        return {"loss_cls": F.cross_entropy(self.logits(videos, self.train_text_features()), labels)}
+
+    def param_groups(self, base_lr: float, weight_decay: float) -> list[dict]:
+        """Optimizer groups: every trainable parameter at ``base_lr``. Methods add their multipliers."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        return [dict(params=params, lr=base_lr, weight_decay=weight_decay)] if params else []
+
+    def freeze_all_but(self, predicate) -> None:
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad_(bool(predicate(name)))
+
+    def parameter_counts(self) -> dict:
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return dict(total_params=int(total), trainable_params=int(trainable))
+
+    # ----------------------------------------------------------------- mmengine modes
+    def _device(self) -> torch.device:
+        return next(self.clip.parameters()).device
+
+    def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = "tensor"):
+        """``inputs``: (B, V, T, 3, H, W) from :class:`VideoPreprocessor` (V = clips × crops)."""
+        if mode == "loss":
+            labels = torch.stack([s.gt_label.reshape(-1)[0] for s in data_samples]).to(inputs.device).long()
+            return self.loss(inputs[:, 0], labels)
+        if mode == "predict":
+            scores = torch.stack([self.class_scores(inputs[:, v]) for v in range(inputs.shape[1])]).mean(0)
+            for sample, score in zip(data_samples, scores):
+                sample.set_pred_score(score.detach())
+                sample.set_pred_label(score.argmax().reshape(1))
+            return data_samples
+        return self.logits(inputs[:, 0])

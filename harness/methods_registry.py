@@ -1,0 +1,74 @@
+"""Methods by name, registered lazily as ``"module:Class"`` strings (lm-evaluation-harness style), so a method
+whose import breaks (a missing optional dependency, a bug) cannot break the CLI or the other methods.
+
+Third-party methods register with :func:`register_method` from a module the CLI imports with ``--plugin``,
+or through the ``videoclip_harness.methods`` entry-point group (value ``"module:Class"``).
+"""
+from __future__ import annotations
+
+import importlib
+from importlib import metadata
+from pathlib import Path
+
+from .errors import HarnessError, closest
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "methods" / "configs"
+
+_METHODS: dict[str, dict] = {
+    "clip": dict(target="methods.clip:FrozenCLIP", config=CONFIG_DIR / "clip.yaml"),
+    "ezclip": dict(target="methods.ezclip:EZCLIP", config=CONFIG_DIR / "ezclip.yaml"),
+    "actionclip": dict(target="methods.actionclip:ActionCLIP", config=CONFIG_DIR / "actionclip.yaml"),
+    "xclip": dict(target="methods.xclip:XCLIP", config=CONFIG_DIR / "xclip.yaml"),
+    "vificlip": dict(target="methods.vificlip:ViFiCLIP", config=CONFIG_DIR / "vificlip.yaml"),
+}
+_entry_points_loaded = False
+
+
+def register_method(name: str, target: str, config: str | Path) -> None:
+    """Register (or replace) a method: ``target`` is ``"module:Class"``, ``config`` its YAML file."""
+    if ":" not in target:
+        raise HarnessError(f"method target {target!r} must look like 'package.module:ClassName'")
+    _METHODS[name] = dict(target=target, config=Path(config))
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for entry in metadata.entry_points(group="videoclip_harness.methods"):
+        module = entry.value.split(":")[0]
+        config = Path(importlib.util.find_spec(module).origin).with_suffix(".yaml")
+        _METHODS.setdefault(entry.name, dict(target=entry.value, config=config))
+
+
+def list_methods() -> list[str]:
+    _load_entry_points()
+    return sorted(_METHODS)
+
+
+def method_entry(name: str) -> dict:
+    _load_entry_points()
+    if name not in _METHODS:
+        raise HarnessError(f"unknown method {name!r}{closest(name, _METHODS)}; known methods: "
+                           f"{', '.join(sorted(_METHODS))}")
+    return _METHODS[name]
+
+
+def method_class(name: str):
+    """Import the method's class now; an import failure names the method and the error."""
+    target = method_entry(name)["target"]
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, class_name)
+    except Exception as error:
+        raise HarnessError(f"method {name!r} could not be imported from {target} ({type(error).__name__}: "
+                           f"{error}); the other methods are unaffected") from None
+
+
+def method_config_path(name: str) -> Path:
+    path = Path(method_entry(name)["config"])
+    if not path.is_file():
+        raise HarnessError(f"config of method {name!r} not found at {path}")
+    return path
