@@ -1,0 +1,170 @@
+"""Run configuration: method config + engine defaults + embedded overrides + ``--cfg-options``, validated.
+
+Every key a user can set exists in a default (the method's YAML or :data:`ENGINE_DEFAULTS`), so a
+misspelled or unknown key is rejected with the nearest valid key named, and a value of the wrong type is
+named too — no key silently becomes an empty value (the EZ-CLIP#1 DotMap failure).
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import HarnessError, closest
+from .methods_registry import method_config_path
+
+#: Engine keys shared by every method (data, evaluation, runtime). Method YAMLs hold ``model`` and ``train``.
+ENGINE_DEFAULTS: dict[str, Any] = {
+    "backbone": {"name": "toy-vit", "pretrained": "embedded", "quick_gelu": "auto"},
+    "data": {
+        "num_workers": 0,           # decode workers per process; 0 decodes in the main process
+        "input_size": None,         # None: the backbone's own input size
+        "resize_ratio": 256 / 224,  # short side = input_size · 256/224 before cropping, as the official repos
+        "random_offset": True,      # TSN random offset inside segments in training
+        "max_failed_fraction": 0.05,  # more unreadable videos than this fraction of a list is an error
+        "allow_missing": False,     # videos listed but absent on disk: error unless true (then counted)
+    },
+    "eval": {"batch_size": 32, "clips": 1, "crops": 1, "topk": 5},
+    "runtime": {
+        "seed": 0,                  # base seed; protocol units add their own seed (base2novel s1..s3 etc.)
+        "deterministic": True,
+        "launcher": "none",
+        "val_fraction": 0.0,        # > 0: hold out this fraction of the TRAIN list for checkpoint selection
+        "checkpoint_selection": "last",  # last | val (never a test split)
+        "save_checkpoint": True,
+        "log_interval": 10,
+        "threads": 0,               # torch threads; 0 leaves torch's default
+    },
+}
+
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "optimizer": {"type": "AdamW", "lr": 1e-5, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.2},
+    "epochs": 1,
+    "warmup_epochs": 0,
+    "batch_size": 8,              # effective batch size, constant across device counts
+    "per_device_batch_size": None,  # None: effective batch / world size (gradient accumulation if smaller)
+    "flip": True,
+    "max_grad_norm": None,
+    "min_lr_ratio": 0.0,
+}
+
+
+def _load_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HarnessError(f"config file {path} not found") from None
+    except yaml.YAMLError as error:
+        raise HarnessError(f"config file {path} is not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def deep_merge(base: dict, override: dict, path: str = "", strict: bool = True) -> dict:
+    """Merge ``override`` into a copy of ``base``; with ``strict`` every key must already exist in base."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        where = f"{path}.{key}" if path else str(key)
+        if strict and key not in merged:
+            raise HarnessError(f"unknown config key {where!r}{closest(key, merged)}; valid keys here: "
+                               f"{', '.join(map(str, merged)) or 'none'}")
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = deep_merge(merged[key], value, where, strict)
+        else:
+            if strict:
+                _check_type(where, merged.get(key), value)
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _check_type(where: str, default, value) -> None:
+    if default is None or value is None:
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, (int, float)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict)
+    else:
+        ok = True
+    if not ok:
+        raise HarnessError(f"config key {where!r} expects {type(default).__name__} (default {default!r}), "
+                           f"got {type(value).__name__} {value!r}")
+
+
+def parse_cfg_options(options: list[str] | None) -> dict:
+    """``["train.epochs=3", "model.text.source=names"]`` → nested dict; values parsed as YAML scalars."""
+    nested: dict = {}
+    for option in options or []:
+        key, sep, raw = option.partition("=")
+        if not sep or not key:
+            raise HarnessError(f"--cfg-options entry {option!r} must look like key.sub=value")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise HarnessError(f"--cfg-options sets both {part!r} and a key under it")
+        node[parts[-1]] = value
+    return nested
+
+
+def method_defaults(method: str) -> dict:
+    """The method's YAML with the engine defaults filled in (the schema every override is checked against)."""
+    raw = _load_yaml(method_config_path(method))
+    unknown = set(raw) - {"method", "model", "train", "embedded", "description", "official"}
+    if unknown:
+        raise HarnessError(f"method config of {method!r} has unknown top-level keys: {', '.join(sorted(unknown))}")
+    config = copy.deepcopy(ENGINE_DEFAULTS)
+    config["method"] = method
+    config["model"] = copy.deepcopy(raw.get("model") or {})
+    config["train"] = deep_merge(TRAIN_DEFAULTS, raw.get("train") or {}, "train", strict=False)
+    config["embedded"] = copy.deepcopy(raw.get("embedded") or {})
+    return config
+
+
+def build_config(method: str, embedded: bool, cfg_options: list[str] | None = None,
+                 backbone: str | None = None, pretrained: str | None = None) -> dict:
+    """The validated run config. ``embedded`` applies the method's ``embedded:`` overrides (the embedded
+    benchmark's small backbone and few epochs); ``--backbone``/``--pretrained`` replace the backbone."""
+    config = method_defaults(method)
+    overrides = config.pop("embedded")
+    if embedded and (backbone in (None, "toy-vit")):
+        config = deep_merge(config, overrides, strict=True)
+    if backbone is not None:
+        config["backbone"]["name"] = backbone
+        if pretrained is None and backbone != "toy-vit":
+            config["backbone"]["pretrained"] = "none"
+    if pretrained is not None:
+        config["backbone"]["pretrained"] = pretrained
+    config = deep_merge(config, parse_cfg_options(cfg_options), strict=True)
+    _validate_values(config)
+    return config
+
+
+def _validate_values(config: dict) -> None:
+    runtime, data, train = config["runtime"], config["data"], config["train"]
+    if runtime["checkpoint_selection"] not in ("last", "val"):
+        raise HarnessError("runtime.checkpoint_selection must be 'last' or 'val' (checkpoints are never "
+                           "selected on a test split)")
+    if runtime["checkpoint_selection"] == "val" and not runtime["val_fraction"] > 0:
+        raise HarnessError("runtime.checkpoint_selection=val needs runtime.val_fraction > 0 (a slice held out "
+                           "from the training list)")
+    if config["eval"]["crops"] not in (1, 3):
+        raise HarnessError("eval.crops must be 1 or 3")
+    if not 0 <= data["max_failed_fraction"] <= 1:
+        raise HarnessError("data.max_failed_fraction must be between 0 and 1")
+    if train["batch_size"] < 1 or train["epochs"] < 0:
+        raise HarnessError("train.batch_size must be ≥ 1 and train.epochs ≥ 0")

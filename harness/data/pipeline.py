@@ -1,0 +1,311 @@
+"""The decode + transform pipeline shared by every dataset, embedded or real.
+
+mmaction2's transforms do the geometry (Resize, CenterCrop, ThreeCrop, MultiScaleCrop, Flip, FormatShape,
+PackActionInputs). The harness adds three things mmaction2 lacks:
+
+* ``SegmentSample`` — TSN-style sampling as the CLIP video methods do it (one frame per segment; random
+  offset in training, segment centres at test, N evenly offset clips for multi-view testing);
+* ``DecodeFrames`` — decord decoding with a PyAV fallback (GIFs), strict checks (a frame that cannot be
+  decoded is an error, never a silently short clip) and a bounded in-memory cache of decoded videos so test
+  views, repeated evaluations and epochs do not decode the same file twice;
+* ``VideoListDataset`` — an mmaction2 ``VideoDataset`` over an in-memory list whose unreadable videos are
+  *counted skips*: at test time they yield a placeholder marked ``skipped`` that the metric lists and
+  excludes; in training they are replaced by another video and logged.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from mmaction.datasets import VideoDataset
+from mmaction.datasets.transforms import (CenterCrop, Flip, FormatShape, MultiScaleCrop, PackActionInputs,
+                                          Resize, ThreeCrop)
+from mmcv.transforms import BaseTransform
+
+from ..registry import DATASETS, TRANSFORMS
+
+for _transform in (CenterCrop, Flip, FormatShape, MultiScaleCrop, PackActionInputs, Resize, ThreeCrop):
+    TRANSFORMS.register_module(module=_transform, force=True)
+
+
+class VideoDecodeError(RuntimeError):
+    """A video that cannot be read as the protocol needs it (the message says why)."""
+
+
+class DecodeCache:
+    """LRU cache of fully decoded short videos, bounded in bytes (per process)."""
+
+    def __init__(self, budget_mb: float = 512, max_video_mb: float = 16):
+        self.budget = int(budget_mb * 2**20)
+        self.max_video = int(max_video_mb * 2**20)
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: str):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
+            return value
+
+    def put(self, key: str, frames: np.ndarray) -> None:
+        size = frames.nbytes
+        if size > self.max_video or size > self.budget:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = frames
+            self._bytes += size
+            while self._bytes > self.budget:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+DECODE_CACHE = DecodeCache(float(os.environ.get("HARNESS_DECODE_CACHE_MB", 512)))
+
+
+def _decode_pyav(path: str) -> np.ndarray:
+    import av  # decord cannot open GIFs; PyAV can
+
+    try:
+        with av.open(path) as container:
+            frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    except Exception as error:
+        raise VideoDecodeError(f"PyAV could not decode it ({type(error).__name__}: {error})") from None
+    if not frames:
+        raise VideoDecodeError("no decodable frame")
+    return np.stack(frames)
+
+
+def _open_decord(path: str):
+    import decord
+
+    try:
+        return decord.VideoReader(path, num_threads=1)
+    except Exception as error:
+        raise VideoDecodeError(f"decord could not open it ({str(error).splitlines()[0][:120]})") from None
+
+
+def read_all_frames(path: str) -> np.ndarray:
+    """Every frame of a (short) video as (N, H, W, 3) uint8, via decord, falling back to PyAV."""
+    if not os.path.isfile(path):
+        raise VideoDecodeError("file is missing")
+    if os.path.getsize(path) == 0:
+        raise VideoDecodeError("file is empty (0 bytes)")
+    try:
+        reader = _open_decord(path)
+        count = len(reader)
+        if count == 0:
+            raise VideoDecodeError("no frames")
+        try:
+            frames = reader.get_batch(list(range(count))).asnumpy()
+        except Exception as error:
+            raise VideoDecodeError(f"decord failed while decoding ({str(error).splitlines()[0][:120]})") from None
+    except VideoDecodeError as decord_error:
+        if path.lower().endswith((".gif", ".webm", ".mkv")) or "could not open" in str(decord_error):
+            try:
+                frames = _decode_pyav(path)
+            except VideoDecodeError as pyav_error:
+                raise VideoDecodeError(f"{decord_error}; {pyav_error}") from None
+        else:
+            raise
+    return _as_rgb(frames)
+
+
+def _as_rgb(frames: np.ndarray) -> np.ndarray:
+    if frames.ndim == 3:  # grayscale (N, H, W)
+        frames = np.repeat(frames[..., None], 3, axis=-1)
+    if frames.shape[-1] == 1:
+        frames = np.repeat(frames, 3, axis=-1)
+    if frames.shape[-1] == 4:
+        frames = frames[..., :3]
+    return np.ascontiguousarray(frames)
+
+
+def _frame_budget_ok(reader) -> bool:
+    height, width = reader[0].shape[:2] if len(reader) else (0, 0)
+    return len(reader) * height * width * 3 <= DECODE_CACHE.max_video
+
+
+@TRANSFORMS.register_module()
+class SegmentSample(BaseTransform):
+    """TSN-style sampling: ``frames`` segments, one frame each; ``clips`` evenly offset views at test.
+
+    Training: a random offset inside each segment (EZ-CLIP's ``random_shift: False`` is
+    ``random_offset=False``: segment centres). Test: clip c of N takes offset (c + 0.5) / N of each segment.
+    Videos shorter than ``frames`` repeat frames (mmaction2's loop behaviour), never fail.
+    """
+
+    def __init__(self, frames: int, clips: int = 1, test_mode: bool = False, random_offset: bool = True):
+        self.frames, self.clips, self.test_mode, self.random_offset = int(frames), int(clips), test_mode, random_offset
+
+    def transform(self, results: dict) -> dict:
+        total = int(results["total_frames"])
+        if total < 1:
+            raise VideoDecodeError("no frames")
+        segment = total / self.frames
+        starts = np.arange(self.frames) * segment
+        if not self.test_mode and self.random_offset:
+            offsets = [np.random.uniform(0, segment, self.frames)]
+        elif not self.test_mode:
+            offsets = [np.full(self.frames, segment / 2)]
+        else:
+            offsets = [np.full(self.frames, segment * (c + 0.5) / self.clips) for c in range(self.clips)]
+        inds = np.concatenate([np.floor(starts + o) for o in offsets]).astype(np.int64)
+        results["frame_inds"] = np.clip(inds, 0, total - 1)
+        results["clip_len"] = 1
+        results["frame_interval"] = None
+        results["num_clips"] = self.frames * len(offsets)
+        return results
+
+
+@TRANSFORMS.register_module()
+class OpenVideo(BaseTransform):
+    """Find the frame count of ``filename`` (decord; PyAV for what decord cannot open), using the cache."""
+
+    def transform(self, results: dict) -> dict:
+        path = results["filename"]
+        cached = DECODE_CACHE.get(path)
+        if cached is not None:
+            results["decoded"] = cached
+            results["total_frames"] = len(cached)
+            return results
+        if not os.path.isfile(path):
+            raise VideoDecodeError("file is missing")
+        if os.path.getsize(path) == 0:
+            raise VideoDecodeError("file is empty (0 bytes)")
+        try:
+            reader = _open_decord(path)
+        except VideoDecodeError:
+            frames = read_all_frames(path)  # PyAV fallback (GIF) or a clear error
+            DECODE_CACHE.put(path, frames)
+            results["decoded"], results["total_frames"] = frames, len(frames)
+            return results
+        if len(reader) == 0:
+            raise VideoDecodeError("no frames")
+        if _frame_budget_ok(reader):
+            frames = read_all_frames(path)
+            DECODE_CACHE.put(path, frames)
+            results["decoded"], results["total_frames"] = frames, len(frames)
+        else:
+            results["video_reader"], results["total_frames"] = reader, len(reader)
+        return results
+
+
+@TRANSFORMS.register_module()
+class DecodeFrames(BaseTransform):
+    """Gather the sampled frames (from the cached array or decord); a frame that fails is an error."""
+
+    def transform(self, results: dict) -> dict:
+        inds = results["frame_inds"]
+        if "decoded" in results:
+            imgs = results.pop("decoded")[inds]
+        else:
+            reader = results.pop("video_reader")
+            try:
+                imgs = _as_rgb(reader.get_batch(list(map(int, inds))).asnumpy())
+            except Exception as error:
+                raise VideoDecodeError(f"decord failed on sampled frames ({str(error).splitlines()[0][:120]})") from None
+        results["imgs"] = list(imgs)
+        results["original_shape"] = results["img_shape"] = imgs[0].shape[:2]
+        return results
+
+
+def build_pipeline(frames: int, input_size: int, train: bool, clips: int = 1, crops: int = 1,
+                   flip: bool = True, random_offset: bool = True, resize_ratio: float = 256 / 224) -> list[dict]:
+    """The transform list for training or testing; geometry follows the official CLIP video repos:
+    short side → input·256/224, then random multi-scale crop (+ flip) in training, centre/three crops at test."""
+    short = int(round(input_size * resize_ratio))
+    steps = [dict(type="OpenVideo"),
+             dict(type="SegmentSample", frames=frames, clips=clips, test_mode=not train, random_offset=random_offset),
+             dict(type="DecodeFrames"),
+             dict(type="Resize", scale=(-1, short))]
+    if train:
+        steps += [dict(type="MultiScaleCrop", input_size=input_size, scales=(1, 0.875, 0.75, 0.66),
+                       random_crop=False, max_wh_scale_gap=1),
+                  dict(type="Resize", scale=(input_size, input_size), keep_ratio=False)]
+        if flip:
+            steps.append(dict(type="Flip", flip_ratio=0.5))
+    elif crops == 3:
+        steps.append(dict(type="ThreeCrop", crop_size=input_size))
+    elif crops == 1:
+        steps.append(dict(type="CenterCrop", crop_size=input_size))
+    else:
+        raise ValueError(f"crops must be 1 or 3, got {crops}")
+    steps += [dict(type="FormatShape", input_format="NCHW"), dict(type="PackActionInputs", meta_keys=("video", "img_shape"))]
+    return steps
+
+
+@DATASETS.register_module()
+class VideoListDataset(VideoDataset):
+    """mmaction2's VideoDataset over an in-memory ``[(relative path, label)]`` list.
+
+    Unreadable videos never crash a run. Test mode: a zero placeholder with ``skipped`` set in its metainfo
+    (the metric lists it and leaves it out of the accuracy). Training: another video is drawn instead and the
+    failure is appended to ``skip_log`` (a file, so worker processes can report too).
+    """
+
+    def __init__(self, entries, video_root, pipeline, test_mode=False, skip_log=None, placeholder_shape=None,
+                 **kwargs):
+        self._entries = [(str(p), int(label)) for p, label in entries]
+        self._video_root = str(video_root)
+        self.skip_log = str(skip_log) if skip_log else None
+        self.placeholder_shape = placeholder_shape
+        super().__init__(ann_file="", pipeline=pipeline, data_prefix=dict(video=self._video_root),
+                         test_mode=test_mode, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        return [dict(filename=os.path.join(self._video_root, path), label=label, video=path)
+                for path, label in self._entries]
+
+    def _log_skip(self, video: str, reason: str) -> None:
+        if self.skip_log:
+            with open(self.skip_log, "a", encoding="utf-8") as handle:
+                handle.write(f"{video}\t{reason}\n")
+
+    def prepare_data(self, idx):
+        info = self.get_data_info(idx)
+        try:
+            return self.pipeline(info)
+        except (VideoDecodeError, Exception) as error:  # noqa: B014 — any decode/transform failure is a skip
+            reason = str(error).splitlines()[0][:200] if isinstance(error, VideoDecodeError) else \
+                f"{type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}"
+            self._log_skip(info["video"], reason)
+            if not self.test_mode:
+                return None  # BaseDataset draws another index (max_refetch)
+            return self._placeholder(info, reason)
+
+    def _placeholder(self, info: dict, reason: str):
+        import torch
+        from mmaction.structures import ActionDataSample
+
+        sample = ActionDataSample()
+        sample.set_gt_label(int(info["label"]))
+        sample.set_metainfo(dict(video=info["video"], skipped=True, skip_reason=reason))
+        return dict(inputs=torch.zeros(self.placeholder_shape, dtype=torch.uint8), data_samples=sample)
+
+
+def read_skip_log(path) -> list[dict]:
+    """Skips recorded by the datasets of a run (deduplicated, in first-seen order)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    seen: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        video, _, reason = line.partition("\t")
+        seen.setdefault(video, reason)
+    return [dict(video=v, reason=r) for v, r in seen.items()]

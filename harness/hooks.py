@@ -1,0 +1,35 @@
+"""Cross-cutting work done as mmengine hooks: training step time and the failed-video budget."""
+from __future__ import annotations
+
+import time
+
+from mmengine.hooks import Hook
+
+from .registry import HOOKS
+
+
+@HOOKS.register_module()
+class StepTimerHook(Hook):
+    """Wall time of each optimizer step (data loading excluded), kept for the run record."""
+
+    priority = "VERY_LOW"
+
+    def __init__(self):
+        self.step_times: list[float] = []
+        self.losses: list[float] = []
+        self._start = 0.0
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self._start = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.step_times.append(time.perf_counter() - self._start)
+        if outputs and "loss" in outputs:
+            self.losses.append(float(outputs["loss"]))
+
+    def summary(self, skip_first: int = 2) -> dict:
+        times = self.step_times[skip_first:] or self.step_times
+        return dict(step_time_s=round(sum(times) / len(times), 6) if times else None,
+                    iterations=len(self.step_times),
+                    first_loss=self.losses[0] if self.losses else None,
+                    final_loss=self.losses[-1] if self.losses else None)
