@@ -75,11 +75,13 @@ class VideoCLIPMethod(BaseModel):
     # ----------------------------------------------------------------- class set and text
     def set_class_names(self, class_names: Sequence[str], descriptions: dict[str, str] | None = None) -> None:
         """Switch the class set; text features are recomputed once, on first use."""
-        self.class_names = list(class_names)
-        self.descriptions = dict(descriptions) if descriptions else None
-        if self.text_cfg["source"] == "descriptions" and not self.descriptions:
+        class_names, descriptions = list(class_names), dict(descriptions) if descriptions else None
+        if self.text_cfg["source"] == "descriptions" and not descriptions:
             raise ValueError("text.source is 'descriptions' but the dataset provides no class descriptions; "
                              "use --cfg-options model.text.source=names")
+        if class_names == self.class_names and descriptions == self.descriptions:
+            return  # same class set: keep the cached text features (repeated evaluations reuse them)
+        self.class_names, self.descriptions = class_names, descriptions
         self._text_cache = None
 
     def class_phrase(self, index: int) -> str:
@@ -118,7 +120,8 @@ class VideoCLIPMethod(BaseModel):
         return self.text_features(template)
 
     def train(self, mode: bool = True):
-        self._text_cache = None  # weights may change in training: never reuse features across it
+        if mode:
+            self._text_cache = None  # weights may change in training: never reuse features across it
         return super().train(mode)
 
     # ----------------------------------------------------------------- video side

@@ -116,13 +116,10 @@ def read_all_frames(path: str) -> np.ndarray:
         except Exception as error:
             raise VideoDecodeError(f"decord failed while decoding ({str(error).splitlines()[0][:120]})") from None
     except VideoDecodeError as decord_error:
-        if path.lower().endswith((".gif", ".webm", ".mkv")) or "could not open" in str(decord_error):
-            try:
-                frames = _decode_pyav(path)
-            except VideoDecodeError as pyav_error:
-                raise VideoDecodeError(f"{decord_error}; {pyav_error}") from None
-        else:
-            raise
+        try:  # PyAV reads what decord cannot: GIFs, odd frame sizes
+            frames = _decode_pyav(path)
+        except VideoDecodeError as pyav_error:
+            raise VideoDecodeError(f"{decord_error}; {pyav_error}") from None
     return _as_rgb(frames)
 
 
@@ -134,11 +131,6 @@ def _as_rgb(frames: np.ndarray) -> np.ndarray:
     if frames.shape[-1] == 4:
         frames = frames[..., :3]
     return np.ascontiguousarray(frames)
-
-
-def _frame_budget_ok(reader) -> bool:
-    height, width = reader[0].shape[:2] if len(reader) else (0, 0)
-    return len(reader) * height * width * 3 <= DECODE_CACHE.max_video
 
 
 @TRANSFORMS.register_module()
@@ -173,16 +165,18 @@ class SegmentSample(BaseTransform):
         return results
 
 
+FRAME_COUNTS: dict[str, int] = {}
+
+
 @TRANSFORMS.register_module()
 class OpenVideo(BaseTransform):
-    """Find the frame count of ``filename`` (decord; PyAV for what decord cannot open), using the cache."""
+    """Find the frame count of ``filename`` without decoding (remembered per path, so a cached video is
+    never reopened). Files decord cannot open (GIFs) are decoded whole with PyAV and cached."""
 
     def transform(self, results: dict) -> dict:
         path = results["filename"]
-        cached = DECODE_CACHE.get(path)
-        if cached is not None:
-            results["decoded"] = cached
-            results["total_frames"] = len(cached)
+        if path in FRAME_COUNTS:
+            results["total_frames"] = FRAME_COUNTS[path]
             return results
         if not os.path.isfile(path):
             raise VideoDecodeError("file is missing")
@@ -192,34 +186,74 @@ class OpenVideo(BaseTransform):
             reader = _open_decord(path)
         except VideoDecodeError:
             frames = read_all_frames(path)  # PyAV fallback (GIF) or a clear error
-            DECODE_CACHE.put(path, frames)
-            results["decoded"], results["total_frames"] = frames, len(frames)
+            DECODE_CACHE.put(f"full:{path}", frames)
+            results["total_frames"] = FRAME_COUNTS[path] = len(frames)
             return results
         if len(reader) == 0:
             raise VideoDecodeError("no frames")
-        if _frame_budget_ok(reader):
-            frames = read_all_frames(path)
-            DECODE_CACHE.put(path, frames)
-            results["decoded"], results["total_frames"] = frames, len(frames)
-        else:
-            results["video_reader"], results["total_frames"] = reader, len(reader)
+        results["video_reader"] = reader
+        results["total_frames"] = FRAME_COUNTS[path] = len(reader)
         return results
 
 
 @TRANSFORMS.register_module()
 class DecodeFrames(BaseTransform):
-    """Gather the sampled frames (from the cached array or decord); a frame that fails is an error."""
+    """Gather the sampled frames; a frame that cannot be decoded is an error, never a shorter clip.
+
+    ``cache="sampled"`` (test pipelines) caches exactly the sampled frames, so repeated evaluations and
+    views of the same video decode once; ``cache="full"`` (training) decodes and caches whole short videos,
+    so random offsets in later epochs need no decoding. ``cache="none"`` disables it.
+    """
+
+    def __init__(self, cache: str = "sampled"):
+        self.cache = cache
+
+    @staticmethod
+    def _pyav_fallback(path: str, inds: np.ndarray, expected: int, error: Exception) -> np.ndarray:
+        """decord opened the file but failed on frames: PyAV must yield the same frame count, else skip."""
+        try:
+            full = _decode_pyav(path)
+        except VideoDecodeError as pyav_error:
+            raise VideoDecodeError(f"decord failed on sampled frames ({str(error).splitlines()[0][:100]}); "
+                                   f"{pyav_error}") from None
+        if len(full) != expected:
+            raise VideoDecodeError(f"decord failed on sampled frames and PyAV decodes {len(full)} of the "
+                                   f"{expected} frames the container declares (truncated or corrupt)")
+        return _as_rgb(full)[inds]
 
     def transform(self, results: dict) -> dict:
-        inds = results["frame_inds"]
-        if "decoded" in results:
-            imgs = results.pop("decoded")[inds]
+        path = results["filename"]
+        inds = np.asarray(results["frame_inds"], dtype=np.int64)
+        imgs = DECODE_CACHE.get(f"full:{path}")
+        if imgs is not None:
+            imgs = imgs[inds]
+        elif self.cache == "sampled" and (hit := DECODE_CACHE.get(f"{path}|{inds.tobytes().hex()}")) is not None:
+            imgs = hit
         else:
-            reader = results.pop("video_reader")
-            try:
-                imgs = _as_rgb(reader.get_batch(list(map(int, inds))).asnumpy())
-            except Exception as error:
-                raise VideoDecodeError(f"decord failed on sampled frames ({str(error).splitlines()[0][:120]})") from None
+            reader = results.pop("video_reader", None)
+            if reader is None:
+                try:
+                    reader = _open_decord(path)
+                except VideoDecodeError:  # a PyAV-only file evicted from the cache
+                    reader = None
+            if reader is None:
+                full = read_all_frames(path)
+                DECODE_CACHE.put(f"full:{path}", full)
+                imgs = full[inds]
+            elif self.cache == "full" and len(reader) * np.prod(reader[0].shape) <= DECODE_CACHE.max_video:
+                full = read_all_frames(path)
+                DECODE_CACHE.put(f"full:{path}", full)
+                imgs = full[inds]
+            else:
+                try:
+                    imgs = _as_rgb(reader.get_batch(list(map(int, inds))).asnumpy())
+                except Exception as error:
+                    imgs = self._pyav_fallback(path, inds, len(reader), error)
+                if self.cache == "sampled":
+                    DECODE_CACHE.put(f"{path}|{inds.tobytes().hex()}", imgs)
+        results.pop("video_reader", None)
+        if imgs.ndim != 4 or imgs.shape[-1] != 3 or min(imgs.shape[1:3]) < 1:
+            raise VideoDecodeError(f"decoded frames have an unusable shape {imgs.shape}")
         results["imgs"] = list(imgs)
         results["original_shape"] = results["img_shape"] = imgs[0].shape[:2]
         return results
@@ -230,23 +264,23 @@ def build_pipeline(frames: int, input_size: int, train: bool, clips: int = 1, cr
     """The transform list for training or testing; geometry follows the official CLIP video repos:
     short side → input·256/224, then random multi-scale crop (+ flip) in training, centre/three crops at test."""
     short = int(round(input_size * resize_ratio))
-    steps = [dict(type="OpenVideo"),
-             dict(type="SegmentSample", frames=frames, clips=clips, test_mode=not train, random_offset=random_offset),
-             dict(type="DecodeFrames"),
-             dict(type="Resize", scale=(-1, short))]
+    steps = [dict(type=OpenVideo),
+             dict(type=SegmentSample, frames=frames, clips=clips, test_mode=not train, random_offset=random_offset),
+             dict(type=DecodeFrames, cache="full" if train else "sampled"),
+             dict(type=Resize, scale=(-1, short))]
     if train:
-        steps += [dict(type="MultiScaleCrop", input_size=input_size, scales=(1, 0.875, 0.75, 0.66),
+        steps += [dict(type=MultiScaleCrop, input_size=input_size, scales=(1, 0.875, 0.75, 0.66),
                        random_crop=False, max_wh_scale_gap=1),
-                  dict(type="Resize", scale=(input_size, input_size), keep_ratio=False)]
+                  dict(type=Resize, scale=(input_size, input_size), keep_ratio=False)]
         if flip:
-            steps.append(dict(type="Flip", flip_ratio=0.5))
+            steps.append(dict(type=Flip, flip_ratio=0.5))
     elif crops == 3:
-        steps.append(dict(type="ThreeCrop", crop_size=input_size))
+        steps.append(dict(type=ThreeCrop, crop_size=input_size))
     elif crops == 1:
-        steps.append(dict(type="CenterCrop", crop_size=input_size))
+        steps.append(dict(type=CenterCrop, crop_size=input_size))
     else:
         raise ValueError(f"crops must be 1 or 3, got {crops}")
-    steps += [dict(type="FormatShape", input_format="NCHW"), dict(type="PackActionInputs", meta_keys=("video", "img_shape"))]
+    steps += [dict(type=FormatShape, input_format="NCHW"), dict(type=PackActionInputs, meta_keys=("video", "img_shape"))]
     return steps
 
 

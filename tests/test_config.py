@@ -1,0 +1,39 @@
+import pytest
+
+from harness.config import build_config, parse_cfg_options
+from harness.errors import HarnessError
+
+
+def test_cfg_options_parse_nested_typed_values():
+    assert parse_cfg_options(["train.epochs=3", "model.text.source=names", "data.allow_missing=true"]) == {
+        "train": {"epochs": 3}, "model": {"text": {"source": "names"}}, "data": {"allow_missing": True}}
+
+
+def test_misspelled_key_names_the_nearest_valid_key():
+    with pytest.raises(HarnessError) as error:
+        build_config("ezclip", embedded=True, cfg_options=["train.epoch=3"])
+    message = str(error.value)
+    assert "train.epoch" in message and "epochs" in message and "\n" not in message
+
+
+def test_unknown_model_option_rejected():
+    with pytest.raises(HarnessError, match="model.motion_los"):
+        build_config("ezclip", embedded=True, cfg_options=["model.motion_los=false"])
+
+
+def test_wrong_type_named():
+    with pytest.raises(HarnessError, match="expects int"):
+        build_config("ezclip", embedded=True, cfg_options=["train.epochs=many"])
+
+
+def test_embedded_overrides_apply_only_to_the_toy_backbone():
+    embedded = build_config("ezclip", embedded=True)
+    full = build_config("ezclip", embedded=False, backbone="ViT-B-16")
+    assert full["backbone"] == {"name": "ViT-B-16", "pretrained": "none", "quick_gelu": "auto"}
+    assert embedded["backbone"]["name"] == "toy-vit"
+    assert embedded["train"] != full["train"]
+
+
+def test_checkpoint_selection_never_on_test():
+    with pytest.raises(HarnessError, match="never"):
+        build_config("ezclip", embedded=True, cfg_options=["runtime.checkpoint_selection=test"])

@@ -1,0 +1,85 @@
+"""Decode pipeline: every odd file decodes to the right shape or becomes a counted skip, never a crash."""
+import numpy as np
+import pytest
+
+from badvideos import make_bad_videos
+from harness.data.pipeline import DECODE_CACHE, FRAME_COUNTS, VideoListDataset, build_pipeline, read_skip_log
+
+
+@pytest.fixture(autouse=True)
+def _cold_cache():
+    DECODE_CACHE.clear()
+    FRAME_COUNTS.clear()
+    yield
+
+
+def _dataset(folder, names, train=False, skip_log=None, frames=8, size=32):
+    entries = [(name, i % 3) for i, name in enumerate(names)]
+    return VideoListDataset(entries, folder, build_pipeline(frames, size, train=train), test_mode=not train,
+                            skip_log=skip_log, placeholder_shape=(frames, 3, size, size))
+
+
+def test_bad_and_odd_files_decode_or_are_skipped(tmp_path):
+    expected = make_bad_videos(tmp_path / "videos")
+    log = tmp_path / "skips.tsv"
+    dataset = _dataset(tmp_path / "videos", sorted(expected), skip_log=log)
+    for index, name in enumerate(sorted(expected)):
+        sample = dataset[index]
+        skipped = sample["data_samples"].metainfo.get("skipped", False)
+        assert skipped != expected[name], name
+        assert tuple(sample["inputs"].shape) == (8, 3, 32, 32), name
+    skipped = {row["video"] for row in read_skip_log(log)}
+    assert skipped == {name for name, ok in expected.items() if not ok}
+
+
+def test_training_replaces_unreadable_videos_and_logs_them(tmp_path):
+    expected = make_bad_videos(tmp_path / "videos")
+    log = tmp_path / "skips.tsv"
+    dataset = _dataset(tmp_path / "videos", ["zero_bytes.mp4", "full.mp4"], train=True, skip_log=log)
+    sample = dataset[0]  # the unreadable one: another video is drawn instead
+    assert tuple(sample["inputs"].shape) == (8, 3, 32, 32)
+    assert [row["video"] for row in read_skip_log(log)] == ["zero_bytes.mp4"]
+    assert expected["full.mp4"]
+
+
+def test_test_views_are_decoded_once(tmp_path, monkeypatch):
+    import harness.data.pipeline as pipeline
+
+    make_bad_videos(tmp_path / "videos")
+    dataset = _dataset(tmp_path / "videos", ["full.mp4"])
+    opened = []
+    original = pipeline._open_decord
+    monkeypatch.setattr(pipeline, "_open_decord", lambda path: opened.append(path) or original(path))
+    first = dataset[0]["inputs"]
+    assert len(opened) == 1
+    second = dataset[0]["inputs"]
+    assert len(opened) == 1, "a repeated evaluation of the same video must not decode it again"
+    assert np.array_equal(first.numpy(), second.numpy())
+
+
+def test_segment_sampling_centres_at_test():
+    from harness.data.pipeline import SegmentSample
+
+    out = SegmentSample(frames=4, clips=1, test_mode=True).transform(dict(total_frames=40))
+    assert out["frame_inds"].tolist() == [5, 15, 25, 35]
+    out = SegmentSample(frames=4, clips=2, test_mode=True).transform(dict(total_frames=40))
+    assert out["frame_inds"].tolist() == [2, 12, 22, 32, 7, 17, 27, 37]
+    out = SegmentSample(frames=8, test_mode=True).transform(dict(total_frames=1))
+    assert out["frame_inds"].tolist() == [0] * 8
+
+
+@pytest.mark.shared_data
+def test_real_clips_and_the_corrupted_file(shared_data, tmp_path):
+    import json
+
+    manifest = json.loads((shared_data / "videos_manifest.json").read_text())
+    entries = manifest if isinstance(manifest, list) else manifest.get("videos", manifest.get("files", []))
+    paths = [e["path"] for e in entries if isinstance(e, dict) and "path" in e]
+    assert len(paths) >= 15
+    names = [p.split("shared/data/", 1)[-1] for p in paths]
+    log = tmp_path / "skips.tsv"
+    dataset = _dataset(shared_data, names, skip_log=log)
+    for index in range(len(names)):
+        assert tuple(dataset[index]["inputs"].shape) == (8, 3, 32, 32)
+    skipped = {row["video"] for row in read_skip_log(log)}
+    assert skipped == {n for n in names if n.endswith("corrupted.mp4")}
