@@ -32,8 +32,6 @@ def _fs(method, frames, size, source, note="", **by_dataset):
 
 
 _FROSTER = "FROSTER README"
-_ACTIONCLIP_XCLIP_NOTE = ("X-CLIP's 'ActionCLIP-MeanP' re-implementation (VideoX#63); UNVERIFIED against the "
-                          "papers")
 
 PUBLISHED: list[dict] = [
     # §4.1 zero-shot, K-400 → target (mean over 3 splits; ± std where the doc gives it)
@@ -47,7 +45,7 @@ PUBLISHED: list[dict] = [
     *_zs("actionclip", None, None,
          "appears in a third-party README table; per VideoX#63 these are X-CLIP's Table 3 numbers for its "
          "\"ActionCLIP-MeanP\" re-implementation (`engineering.md` §2); **UNVERIFIED** against the papers",
-         _ACTIONCLIP_XCLIP_NOTE, hmdb51=(40.8, 5.4), ucf101=(58.3, 3.4)),
+         "K-600 not available", hmdb51=(40.8, 5.4), ucf101=(58.3, 3.4)),
     *_zs("actionclip (FROSTER re-impl.)", None, None, _FROSTER, "full-set: HMDB 48.0, UCF 77.4",
          hmdb51=(48.2, 1.5), ucf101=(77.5, 0.8), k600=(62.5, 1.2)),
     *_zs("clip (frozen, FROSTER)", None, None, _FROSTER, "full-set: HMDB 46.3, UCF 74.2",

@@ -1,0 +1,307 @@
+"""harness.tables on fabricated records: hand-computed cells, reproducibility, marks, dedup, outputs."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fake_records as fake
+from harness import stats, tables
+from harness.errors import HarnessError
+from harness.published import PUBLISHED
+
+
+@pytest.fixture()
+def built(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_suite(records)
+    paths = tables.build_tables(records, results)
+    return records, results, paths
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def md_row(path: Path, first: str) -> list[str]:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == first:
+            return cells
+    raise AssertionError(f"no row {first!r} in {path}")
+
+
+def hm(b, n):
+    return 2 * b * n / (b + n)
+
+
+# --------------------------------------------------------------------------------------------- numbers
+
+
+def test_base2novel_cells_by_hand(built):
+    _, results, _ = built
+    rows = {(r["method"], r["metric"]): r for r in read_csv(results / "base2novel.csv")}
+    b, n = (70 + 72 + 74) / 300, (50 / 80 + 52 / 80 + 60 / 80) / 3  # ezclip: seed-averaged B and N
+    assert float(rows[("ezclip", "B")]["value_pct"]) == pytest.approx(100 * b, abs=1e-3)
+    assert float(rows[("ezclip", "N")]["value_pct"]) == pytest.approx(67.5, abs=1e-3)
+    assert float(rows[("ezclip", "HM")]["value_pct"]) == pytest.approx(100 * hm(b, n), abs=1e-3)  # 69.677
+    vb, vn = (69 + 73 + 72) / 300, (49 + 50 + 58) / 240
+    assert float(rows[("vificlip", "HM")]["value_pct"]) == pytest.approx(100 * hm(vb, vn), abs=1e-3)
+    row = md_row(results / "base2novel.md", "ezclip")
+    assert row[1].startswith("72.0 [") and row[2].startswith("67.5 [") and row[3].startswith("69.7 [")
+    low, high = float(rows[("ezclip", "HM")]["ci_low_pct"]), float(rows[("ezclip", "HM")]["ci_high_pct"])
+    assert low < 69.677 < high
+    seeds = {(r["method"], r["seed"]): r for r in read_csv(results / "base2novel_seeds.csv")}
+    assert float(seeds[("ezclip", "3")]["hm_pct"]) == pytest.approx(100 * hm(0.74, 0.75), abs=1e-3)
+
+
+def test_zero_shot_mean_std_by_hand(built):
+    _, results, _ = built
+    assert md_row(results / "zero_shot.md", "ezclip")[2] == "60.0 ± 10.0"  # 50, 60, 70 %
+    vals = np.array([48.0, 62.0, 66.0])
+    expected = f"{vals.mean():.1f} ± {vals.std(ddof=1):.1f}"
+    assert expected == "58.7 ± 9.5"
+    assert md_row(results / "zero_shot.md", "vificlip")[2] == expected
+    splits = {(r["method"], r["split"]): r for r in read_csv(results / "zero_shot_splits.csv")}
+    assert float(splits[("clip", "test3")]["top1_pct"]) == pytest.approx(28.0)
+    est, low, high = stats.bootstrap_ci(fake.zs_correct("clip", "test3"))
+    assert float(splits[("clip", "test3")]["ci_low_pct"]) == pytest.approx(100 * low, abs=1e-3)
+
+
+def test_few_shot_cells_by_hand(built):
+    _, results, _ = built
+    rows = {(r["method"], r["shots"]): r for r in read_csv(results / "few_shot.csv")}
+    assert float(rows[("ezclip", "2")]["top1_pct"]) == pytest.approx(100 * (30 + 33) / 120, abs=1e-3)
+    assert float(rows[("vificlip", "4")]["top1_pct"]) == pytest.approx(100 * (41 + 40) / 120, abs=1e-3)
+    assert rows[("ezclip", "2")]["seeds"] == "1, 2"
+    header = md_row(results / "few_shot.md", "method")
+    assert header == ["method", "toy K=2", "toy K=4"]
+
+
+def test_efficiency_and_provenance(built):
+    _, results, _ = built
+    row = md_row(results / "efficiency.md", "ezclip")
+    assert row[4:8] == ["1,000,000", "50,000", "1.50 × 1 = 1.50", "0.25"]
+    assert row[8:11] == ["10.0", "0.500", "100"] and row[11] == "test-cpu"
+    assert md_row(results / "efficiency.md", "clip")[9] == "—"  # no training
+    prov = md_row(results / "base2novel_provenance.md", "vificlip")
+    assert prov[2:8] == ["toy-vit", "16", "32", "1×1", "names: {}", "1, 2, 3"]
+    assert prov[10] == "abcdef1"
+
+
+# --------------------------------------------------------------------------------------------- significance
+
+
+def test_base2novel_marks_and_holm_match_direct_computation(built):
+    _, results, _ = built
+    expected = []
+    for m in ("clip", "vificlip"):  # tables order: reference first, then alphabetical
+        mine = [fake.b2n_correct(m, s) for s in (1, 2, 3)]
+        ref = [fake.b2n_correct("ezclip", s) for s in (1, 2, 3)]
+        for idx, col in ((0, "B"), (1, "N")):
+            mc = stats.mcnemar_exact(np.concatenate([x[idx] for x in mine]), np.concatenate([x[idx] for x in ref]))
+            expected.append((m, col, mc["p"]))
+        r = stats.paired_bootstrap_hm([x[0] for x in mine], [x[1] for x in mine], [x[0] for x in ref],
+                                      [x[1] for x in ref], same_videos=True)
+        expected.append((m, "HM", r["p"]))
+    adjusted = stats.holm([p for *_, p in expected])
+    tests = {(r["method"], r["metric"]): r for r in read_csv(results / "base2novel_tests.csv")}
+    head = {(r["method"], r["metric"]): r for r in read_csv(results / "base2novel.csv")}
+    assert len(tests) == 6
+    for (m, col, p), adj in zip(expected, adjusted):
+        assert float(tests[(m, col)]["p_primary"]) == pytest.approx(p, rel=1e-5)
+        assert float(tests[(m, col)]["p_holm"]) == pytest.approx(adj, rel=1e-5, abs=1e-12)
+        assert head[(m, col)]["significant_vs_reference"] == str(adj < 0.05).lower()
+    assert head[("clip", "HM")]["significant_vs_reference"] == "true"
+    assert head[("vificlip", "B")]["significant_vs_reference"] == "false"
+    assert md_row(results / "base2novel.md", "clip")[1].endswith("†")
+    assert not md_row(results / "base2novel.md", "vificlip")[1].endswith("†")
+    text = (results / "base2novel.md").read_text(encoding="utf-8")
+    assert "Holm over the 6 comparisons" in text and "10,000" in text and "0.25" in text
+
+
+def test_zero_shot_marks_match_pooled_mcnemar(built):
+    _, results, _ = built
+    ps = {}
+    for m in ("clip", "vificlip"):
+        a = np.concatenate([fake.zs_correct(m, s) for s in ("test1", "test2", "test3")])
+        b = np.concatenate([fake.zs_correct("ezclip", s) for s in ("test1", "test2", "test3")])
+        ps[m] = stats.mcnemar_exact(a, b)
+    adj = dict(zip(ps, stats.holm([v["p"] for v in ps.values()])))
+    tests = {r["method"]: r for r in read_csv(results / "zero_shot_tests.csv")}
+    for m, mc in ps.items():
+        assert int(tests[m]["mcnemar_n01"]) == mc["n01"] and int(tests[m]["mcnemar_n10"]) == mc["n10"]
+        assert float(tests[m]["p_holm"]) == pytest.approx(adj[m], rel=1e-5)
+        boot = stats.paired_bootstrap_grouped([fake.zs_correct(m, s) for s in ("test1", "test2", "test3")],
+                                              [fake.zs_correct("ezclip", s) for s in ("test1", "test2", "test3")])
+        assert float(tests[m]["delta_pct"]) == pytest.approx(100 * boot["diff"], abs=1e-3)
+        assert float(tests[m]["p_bootstrap"]) == pytest.approx(boot["p"], rel=1e-5, abs=1e-12)
+    assert md_row(results / "zero_shot.md", "clip")[2].endswith("†")
+
+
+def test_reference_option_moves_the_marks(tmp_path):
+    records = tmp_path / "records"
+    fake.write_suite(records)
+    tables.build_tables(records, tmp_path / "res", reference="clip")
+    tests = read_csv(tmp_path / "res" / "base2novel_tests.csv")
+    assert {r["method"] for r in tests} == {"ezclip", "vificlip"} and all(r["reference"] == "clip" for r in tests)
+    assert md_row(tmp_path / "res" / "base2novel.md", "ezclip")[3].endswith("†")
+
+
+# --------------------------------------------------------------------------------------------- reproducibility
+
+
+def _snapshot(results: Path) -> dict:
+    return {p.relative_to(results).as_posix(): p.read_bytes() for p in sorted(results.rglob("*"))
+            if p.is_file() and p.suffix != ".png"}
+
+
+def test_rebuild_is_byte_identical(built):
+    records, results, paths = built
+    first = _snapshot(results)
+    assert len(first) == 3 * 14 + 1  # 14 tables × (md, csv, tex) + README
+    shutil.rmtree(results)
+    again = tables.build_tables(records, results)
+    assert _snapshot(results) == first
+    assert again == paths
+    tables.build_tables(records, results)  # over an existing folder
+    assert _snapshot(results) == first
+
+
+def test_plots_are_written(built):
+    _, results, _ = built
+    pngs = sorted(p.name for p in (results / "plots").glob("*.png"))
+    assert pngs == [f"{p}_{s}.png" for p in ("base2novel", "few_shot", "zero_shot")
+                    for s in ("vs_gmacs", "vs_trainable_params")]
+    assert all((results / "plots" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in pngs)
+
+
+def test_stale_outputs_are_removed(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_suite(records)
+    tables.build_tables(records, results)
+    (results / "my_notes.txt").write_text("keep me")
+    shutil.rmtree(records / "few_shot")
+    tables.build_tables(records, results)
+    assert not (results / "few_shot.md").exists() and not (results / "plots" / "few_shot_vs_gmacs.png").exists()
+    assert "few_shot" not in (results / "README.md").read_text(encoding="utf-8")
+    assert (results / "my_notes.txt").exists()
+
+
+# --------------------------------------------------------------------------------------------- records
+
+
+def test_newest_duplicate_wins_with_footnote(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_suite(records)
+    base, novel = fake.correct_pattern(100, 100), fake.correct_pattern(80, 80)
+    evals = [fake.evaluation("base", "toy", "base_val", base, "b2n/base"),
+             fake.evaluation("novel", "toy", "novel_val", novel, "b2n/novel")]
+    older = fake.record("ezclip", "base2novel", "toy", {"seed": 1, "shots": 16}, evals,
+                        created="2026-11-01T00:00:00Z", run_id="ezclip-old-run")
+    fake.write(records, older)
+    tables.build_tables(records, results)
+    rows = {(r["method"], r["metric"]): r for r in read_csv(results / "base2novel.csv")}
+    assert float(rows[("ezclip", "B")]["value_pct"]) == pytest.approx(72.0)  # the older record lost
+    text = (results / "base2novel.md").read_text(encoding="utf-8")
+    assert "ezclip-old-run" in text and "Superseded" in text
+    newer = dict(older, created_utc="2026-12-24T00:00:00Z", run_id="ezclip-new-run")
+    fake.write(records, newer)
+    tables.build_tables(records, results)
+    rows = {(r["method"], r["metric"]): r for r in read_csv(results / "base2novel.csv")}
+    assert float(rows[("ezclip", "B")]["value_pct"]) == pytest.approx((100 + 72 + 74) / 3)
+    assert "ezclip-new-run" in (results / "base2novel.md").read_text(encoding="utf-8")
+    assert "2 superseded" in (results / "README.md").read_text(encoding="utf-8")
+
+
+def test_non_record_json_is_skipped_with_a_count(tmp_path, caplog):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_suite(records)
+    (records / "sweep_manifest.json").write_text(json.dumps({"jobs": 3}))
+    (records / "list.json").write_text("[1, 2]")
+    with caplog.at_level(logging.WARNING, logger="harness.tables"):
+        tables.build_tables(records, results)
+    assert "skipped 2 JSON file(s)" in caplog.text and "sweep_manifest.json" in caplog.text
+    assert "2 JSON file(s) that are not records skipped" in (results / "README.md").read_text(encoding="utf-8")
+
+
+def test_malformed_json_names_the_file(tmp_path):
+    records = tmp_path / "records"
+    fake.write_suite(records)
+    bad = records / "base2novel" / "ezclip" / "toy" / "broken.json"
+    bad.write_text('{"schema_version": 1,')
+    with pytest.raises(HarnessError, match="broken.json"):
+        tables.build_tables(records, tmp_path / "results")
+
+
+def test_missing_records_dir_is_a_harness_error(tmp_path):
+    with pytest.raises(HarnessError, match="does not exist"):
+        tables.build_tables(tmp_path / "nope", tmp_path / "results")
+
+
+def test_record_without_predictions_has_no_ci(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    ev = fake.evaluation("test", "toy", "test", fake.correct_pattern(60, 45), "fs/test")
+    ev["predictions"] = []
+    fake.write(records, fake.record("ezclip", "few_shot", "toy", {"seed": 1, "shots": 2}, [ev]))
+    tables.build_tables(records, results)
+    assert md_row(results / "few_shot.md", "ezclip")[1] == "75.0"
+
+
+def test_sweep_command_is_copied_verbatim(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_suite(records, methods=("ezclip",))
+    command = "python -m harness sweep --methods ezclip,clip \\\n  --protocols base2novel --seeds 1 2 3"
+    (records / "SWEEP_COMMAND").write_text(command + "\n")
+    tables.build_tables(records, results)
+    readme = (results / "README.md").read_text(encoding="utf-8")
+    assert command in readme and "python -m harness tables" in readme
+
+
+# --------------------------------------------------------------------------------------------- published
+
+
+def test_published_table_is_separate_and_verbatim(built):
+    _, results, _ = built
+    text = (results / "published.md").read_text(encoding="utf-8")
+    assert "published, not measured here" in text
+    rows = read_csv(results / "published.csv")
+    assert len(rows) == len(PUBLISHED)
+    sources = {r["source"] for r in rows}
+    assert "`Shahzadnit/EZ-CLIP:README.md` (no ±std)" in sources
+    assert "ViFi README (means); ±std from the FROSTER README" in sources
+    ez = next(r for r in rows if (r["protocol"], r["method"], r["dataset"]) == ("base2novel", "ezclip", "k400"))
+    assert (ez["base"], ez["novel"], ez["hm"], ez["frames"], ez["size"]) == ("73.1", "60.6", "66.3", "8", "224")
+    measured = "".join((results / f"{s}.md").read_text(encoding="utf-8")
+                       for s in ("base2novel", "zero_shot", "few_shot", "efficiency"))
+    assert "FROSTER" not in measured and "README" not in measured
+
+
+def test_published_b2n_hm_consistent_with_b_and_n():
+    """The doc's HM values agree with 2BN/(B+N) of its B and N (catches transcription slips)."""
+    for row in PUBLISHED:
+        if row["protocol"] == "base2novel":
+            v = row["values"]
+            assert hm(v["base"], v["novel"]) == pytest.approx(v["hm"], abs=0.11), row
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_subcommand(tmp_path, capsys):
+    records = tmp_path / "records"
+    fake.write_suite(records, methods=("ezclip", "clip"))
+    parser = argparse.ArgumentParser(prog="harness")
+    tables.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["tables", "--records", str(records), "--results", str(tmp_path / "out"),
+                              "--reference", "clip"])
+    assert args.func(args) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert (tmp_path / "out" / "base2novel.md").exists()
