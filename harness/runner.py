@@ -26,18 +26,32 @@ def _log(message: str) -> None:
 
 # ----------------------------------------------------------------------------------------- data loaders
 def _check_missing(video_list, allow_missing: bool):
-    """Videos listed but absent: an error naming the fix, or (``--allow-missing``) dropped and counted."""
+    """Resolve every listed video under the video root (exact path, else the same file name in a class
+    folder — see ``VideoIndex``). Absent videos are an error naming the fix, or (``--allow-missing``) dropped
+    and counted."""
     root = Path(video_list.video_root)
-    missing = [p for p, _ in video_list.entries if not (root / p).is_file()]
-    if not missing:
+    if all((root / p).is_file() for p, _ in video_list.entries):
         return video_list, []
-    if not allow_missing:
+    from .data.catalog import VideoIndex
+
+    found = video_list.resolve(_video_index(root, VideoIndex))
+    entries = [(str(f.relative_to(root)), label) for f, (_, label) in zip(found, video_list.entries) if f is not None]
+    missing = [p for f, (p, _) in zip(found, video_list.entries) if f is None]
+    if missing and not allow_missing:
         raise HarnessError(f"{len(missing)} of {len(video_list.entries)} videos of list {video_list.name!r} are "
                            f"missing under {root} (first: {missing[0]}); fix the video root, run `python -m "
                            "harness prepare` to list them, or pass --allow-missing to skip and count them")
-    gone = set(missing)
-    kept = [e for e in video_list.entries if e[0] not in gone]
-    return replace(video_list, entries=kept), [dict(video=p, reason="missing on disk (--allow-missing)") for p in missing]
+    return replace(video_list, entries=entries), [dict(video=p, reason="missing on disk (--allow-missing)")
+                                                   for p in missing]
+
+
+_INDEXES: dict = {}
+
+
+def _video_index(root: Path, index_class):
+    if root not in _INDEXES:
+        _INDEXES[root] = index_class(root)
+    return _INDEXES[root]
 
 
 def _dataset(video_list, config: dict, model, train: bool, skip_log: Path):
@@ -46,7 +60,7 @@ def _dataset(video_list, config: dict, model, train: bool, skip_log: Path):
     data, evaluation = config["data"], config["eval"]
     size = data["input_size"] or model.input_size
     pipeline = build_pipeline(model.frames, size, train=train, clips=evaluation["clips"], crops=evaluation["crops"],
-                              flip=bool(config["train"]["flip"]) and not getattr(video_list, "temporal", False),
+                              flip=bool(config["train"]["flip"]) and not video_list.temporal,
                               random_offset=data["random_offset"], resize_ratio=data["resize_ratio"])
     views = 1 if train else evaluation["clips"] * evaluation["crops"]
     return VideoListDataset(video_list.entries, video_list.video_root, pipeline, test_mode=not train,
