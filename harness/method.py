@@ -33,8 +33,8 @@ def kl_contrastive_loss(logits_per_video: torch.Tensor, labels: torch.Tensor) ->
     target = F.softmax(10 * same, dim=1)
     batch = logits_per_video.shape[0]
 
-    def one_direction(logits):
-        return F.kl_div(F.log_softmax(logits, dim=1), target, reduction="mean") * batch
+    def one_direction(logits):  # nn.KLDivLoss(reduction="mean"): the mean over all elements, × batch
+        return (target * (target.log() - F.log_softmax(logits, dim=1))).mean() * batch
 
     return (one_direction(logits_per_video) + one_direction(logits_per_video.t())) / 2
 
