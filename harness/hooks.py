@@ -25,7 +25,7 @@ class StepTimerHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         self.step_times.append(time.perf_counter() - self._start)
         if outputs and "loss" in outputs:
-            self.losses.append(float(outputs["loss"]))
+            self.losses.append(float(outputs["loss"].detach()))
 
     def summary(self, skip_first: int = 2) -> dict:
         times = self.step_times[skip_first:] or self.step_times

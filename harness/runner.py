@@ -169,6 +169,7 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
     dataset = _dataset(video_list, config, model, False, skip_log)
     loop = TestLoop(runner, _loader(dataset, config["eval"]["batch_size"], config["data"]["num_workers"], False, 0),
                     [dict(type="VideoPredictionMetric", topk=config["eval"]["topk"])])
+    runner._test_loop = loop  # hooks (IterTimerHook, LoggerHook) read runner.test_loop / test_dataloader
     started = time.perf_counter()
     metrics = loop.run()
     elapsed = time.perf_counter() - started
@@ -194,7 +195,9 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
 def _eval_runner(model, config: dict, work_dir: Path, seed: int, name: str):
     from mmengine.runner import Runner
 
-    return Runner(model=model, **_runner_kwargs(config, work_dir, seed, name))
+    runner = Runner(model=model, **_runner_kwargs(config, work_dir, seed, name))
+    runner.call_hook("before_run")  # hooks set up their log files here (Runner.test() would do it)
+    return runner
 
 
 def run_unit(method: str, config: dict, unit, work_dir: Path, checkpoint: str | None = None,
@@ -213,6 +216,8 @@ def run_unit(method: str, config: dict, unit, work_dir: Path, checkpoint: str | 
         skip_log.unlink()
     model = method_class(method)(backbone=config["backbone"], **config["model"])
     counts = model.parameter_counts()
+    if profile is not None and not profile:
+        profile.update(_profile(method, model))
     training, runner = None, None
     if checkpoint:
         _load_checkpoint(model, checkpoint)
@@ -301,7 +306,7 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
     units = expand_units(protocol, dataset_objs, source_obj, seeds, shots, train_source=trainable)
     records_root = Path(records_dir) if records_dir else default_records_dir()
     work_root = Path(work_dir) if work_dir else REPO_ROOT / "work_dirs"
-    profile = None
+    profile: dict = {}
     results = []
     for unit in units:
         unit_key = dict(protocol=protocol["name"], protocol_version=protocol["version"], dataset=unit.dataset,
@@ -313,8 +318,6 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
             results.append(rec.load_record(path))
             continue
         _log(f"[run ] {run_id}")
-        if profile is None:
-            profile = _profile(method, config)
         unit_dir = work_root / method / unit.label()
         if unit_dir.exists() and not resume:
             shutil.rmtree(unit_dir, ignore_errors=True)
@@ -341,17 +344,16 @@ def _needs_training(method: str, config: dict) -> bool:
     return bool(getattr(method_class(method), "trainable", True)) and config["train"]["epochs"] > 0
 
 
-def _profile(method: str, config: dict) -> dict:
-    """GMACs per view and text GMACs of the configured model (exact counter), measured once per run."""
+def _profile(method: str, model) -> dict:
+    """GMACs per view and per text prompt of the built model (exact counter), measured once per run."""
+    from .profile import profile_method
+
     try:
-        from .profile import profile_built_method
-    except ImportError:
-        return {}
-    try:
-        return profile_built_method(method, config)
+        figures = profile_method(method, method=model)
     except Exception as error:  # profiling must never lose a run
         _log(f"[warn] profiling failed: {type(error).__name__}: {error}")
         return {}
+    return dict(gmacs_per_view=figures["gmacs_per_view"], text_gmacs=figures["text_gmacs"])
 
 
 def _set_threads(config: dict) -> None:
