@@ -33,3 +33,29 @@ class StepTimerHook(Hook):
                     iterations=len(self.step_times),
                     first_loss=self.losses[0] if self.losses else None,
                     final_loss=self.losses[-1] if self.losses else None)
+
+
+@HOOKS.register_module()
+class EpochSeedHook(Hook):
+    """Reseed python, numpy and torch at the start of every epoch from (seed, epoch).
+
+    Augmentation (segment offsets, crops, flips) and dropout then depend only on the epoch, so a run
+    killed after epoch k and resumed from its checkpoint replays epochs k+1.. exactly as an uninterrupted
+    run would (mmengine's resume restores weights, optimizer, scheduler and the epoch, not the RNG streams).
+    """
+
+    priority = "VERY_HIGH"
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+    def before_train_epoch(self, runner) -> None:
+        import random
+
+        import numpy as np
+        import torch
+
+        value = (self.seed * 1_000_003 + runner.epoch) % 2**31
+        random.seed(value)
+        np.random.seed(value)
+        torch.manual_seed(value)

@@ -98,7 +98,7 @@ def _runner_kwargs(config: dict, work_dir: Path, seed: int, name: str) -> dict:
 def _train(model, unit, config: dict, work_dir: Path, skip_log: Path, resume: bool):
     from mmengine.runner import Runner
 
-    from .hooks import StepTimerHook
+    from .hooks import EpochSeedHook, StepTimerHook
 
     train_cfg, data, runtime = config["train"], config["data"], config["runtime"]
     video_list, missing = _check_missing(unit.train, data["allow_missing"])
@@ -127,6 +127,7 @@ def _train(model, unit, config: dict, work_dir: Path, skip_log: Path, resume: bo
                                T_max=epochs - warmup, eta_min=optimizer["lr"] * train_cfg["min_lr_ratio"],
                                convert_to_iter_based=True))
     timer = StepTimerHook()
+    seeder = EpochSeedHook(unit.seed + runtime["seed"])
     kwargs = _runner_kwargs(config, work_dir, unit.seed + runtime["seed"], unit.label())
     kwargs["default_hooks"]["checkpoint"] = dict(type="CheckpointHook", interval=1, by_epoch=True, max_keep_ckpts=1,
                                                  save_last=True, save_optimizer=True, save_param_scheduler=True)
@@ -137,7 +138,7 @@ def _train(model, unit, config: dict, work_dir: Path, skip_log: Path, resume: bo
                     optim_wrapper=dict(constructor="MethodParamGroupsConstructor", optimizer=optimizer,
                                        accumulative_counts=accumulation,
                                        clip_grad=dict(max_norm=train_cfg["max_grad_norm"]) if train_cfg["max_grad_norm"] else None),
-                    param_scheduler=schedulers or None, custom_hooks=[timer], resume=resume, **kwargs)
+                    param_scheduler=schedulers or None, custom_hooks=[seeder, timer], resume=resume, **kwargs)
     started = time.perf_counter()
     runner.train()
     wall = time.perf_counter() - started

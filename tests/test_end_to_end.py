@@ -1,0 +1,83 @@
+"""End to end on the embedded benchmark: every method under every protocol, records, reruns, plugins."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+from harness.runner import run
+
+FAST = ["train.epochs=1", "train.warmup_epochs=0"]
+METHODS = ["clip", "ezclip", "actionclip", "xclip", "vificlip"]
+
+
+def _run(method, protocol, tmp_path, **kwargs):
+    kwargs.setdefault("cfg_options", FAST)
+    return run(method, protocol, records_dir=str(tmp_path / "records"), work_dir=str(tmp_path / "work"), **kwargs)
+
+
+def _check_record(record):
+    assert record["schema_version"] == 1
+    assert record["environment"]["versions"]["torch"]
+    assert record["file_hashes"] and all(len(h) == 64 for h in record["file_hashes"].values())
+    assert record["protocol"]["hash"] and record["protocol"]["version"] >= 1
+    for evaluation in record["evaluations"]:
+        metrics = evaluation["metrics"]
+        assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
+        assert metrics["n_videos"] == len(evaluation["predictions"]) > 0
+        assert evaluation["skipped"] == []
+        labels = {p["label"] for p in evaluation["predictions"]}
+        assert labels <= set(range(evaluation["num_classes"]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_under_every_protocol(method, tmp_path):
+    b2n = _run(method, "base2novel", tmp_path, seeds=[1])
+    assert {r["dataset"] for r in b2n} == {"toy-source", "toy-temporal"}
+    assert [e["name"] for e in b2n[0]["evaluations"]] == ["base", "novel"]
+    few = _run(method, "few_shot", tmp_path, shots=[2], datasets=["toy-target-a"])
+    assert few[0]["unit"]["shots"] == 2 and few[0]["evaluations"][0]["name"] == "test"
+    zero = _run(method, "zero_shot", tmp_path)
+    names = [e["name"] for e in zero[0]["evaluations"]]
+    assert len([n for n in names if n.startswith("toy-target-a/")]) == 3
+    assert len([n for n in names if n.startswith("toy-target-b/")]) == 3
+    for record in b2n + few + zero:
+        _check_record(record)
+        trained = record["training"] is not None
+        assert trained == (method != "clip")
+        if trained:
+            assert record["training"]["iterations"] > 0 and record["training"]["final_loss"] is not None
+        assert record["model"]["gmacs_per_view"] > 0
+
+
+def test_rerun_skips_finished_units_and_force_reruns(tmp_path):
+    first = _run("clip", "base2novel", tmp_path, seeds=[1], datasets=["toy-source"])
+    again = _run("clip", "base2novel", tmp_path, seeds=[1], datasets=["toy-source"])
+    assert again[0]["run_id"] == first[0]["run_id"] and again[0]["created_utc"] == first[0]["created_utc"]
+    forced = _run("clip", "base2novel", tmp_path, seeds=[1], datasets=["toy-source"], force=True)
+    assert forced[0]["run_id"] == first[0]["run_id"]
+    files = list((tmp_path / "records").rglob("*.json"))
+    assert len(files) == 1
+    # same seed, same machine: identical per-video predictions
+    assert forced[0]["evaluations"][0]["predictions"] == first[0]["evaluations"][0]["predictions"]
+
+
+def test_toy_clip_zero_shot_beats_chance_by_3x(tmp_path):
+    records = _run("clip", "zero_shot", tmp_path)
+    for evaluation in records[0]["evaluations"]:
+        chance = 1 / evaluation["num_classes"]
+        assert evaluation["metrics"]["top1"] >= 3 * chance, evaluation["name"]
+
+
+def test_plugin_method_registered_from_outside_runs_end_to_end(tmp_path):
+    result = run_cli("--plugin", "tests.plugins.frame_weights", "run", "--method", "frame-weights",
+                     "--protocol", "few_shot", "--dataset", "toy-target-a", "--shots", "2",
+                     "--records", tmp_path / "records", "--work-dir", tmp_path / "work")
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = list((tmp_path / "records").rglob("*.json"))
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert record["method"] == "frame-weights" and record["model"]["trainable_params"] == 8
+    assert record["training"]["iterations"] > 0
