@@ -196,7 +196,12 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
 def _eval_runner(model, config: dict, work_dir: Path, seed: int, name: str):
     from mmengine.runner import Runner
 
-    runner = Runner(model=model, **_runner_kwargs(config, work_dir, seed, name))
+    kwargs = _runner_kwargs(config, work_dir, seed, name)
+    # Evaluation needs no DDP wrapper (and DDP refuses a model without trainable parameters); under torchrun
+    # the process group is already initialised, so samplers still shard and the metric still gathers.
+    kwargs["launcher"] = "none"
+    kwargs.pop("model_wrapper_cfg", None)
+    runner = Runner(model=model, **kwargs)
     runner.call_hook("before_run")  # hooks set up their log files here (Runner.test() would do it)
     return runner
 
