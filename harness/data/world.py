@@ -23,6 +23,9 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (225, 40, 40), "orange": (250, 140, 25), "yellow": (240, 225, 45), "green": (45, 180, 65),
     "cyan": (45, 215, 230), "blue": (40, 80, 240), "purple": (150, 55, 215), "white": (245, 245, 245),
 }
+# Not a class colour: distractors in videos are grey; pretraining captions name it like any other colour.
+COLOURS["gray"] = (150, 150, 150)
+CLASS_COLOURS: tuple[str, ...] = tuple(c for c in COLOURS if c != "gray")
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring", "diamond")
 # Radius (half the extent of the shape) as a fraction of the canvas side.
 SIZES: dict[str, tuple[float, float]] = {"small": (0.10, 0.15), "large": (0.19, 0.25)}
@@ -83,15 +86,15 @@ def jitter_colour(rng: np.random.Generator, colour: str, amount: float = 18.0) -
     return tuple(float(v) for v in np.clip(base + rng.normal(0.0, amount / 2, 3), 0, 255))
 
 
-def make_backgrounds(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+def make_backgrounds(rng: np.random.Generator, n: int, size: int, noise: float = 7.0) -> np.ndarray:
     """(n, size, size, 3) float32 backgrounds: a grey level, a tint, a linear shading ramp and pixel noise."""
     level = rng.uniform(45, 150, size=(n, 1, 1, 1))
     tint = rng.normal(0, 8, size=(n, 1, 1, 3))
     ramp = rng.normal(0, 15, size=(n, 2, 1, 1, 1))
     axis = np.linspace(-0.5, 0.5, size, dtype=np.float32)
     shade = ramp[:, 0] * axis[None, :, None, None] + ramp[:, 1] * axis[None, None, :, None]
-    noise = rng.normal(0, 7, size=(n, size, size, 3))
-    return (level + tint + shade + noise).astype(np.float32)
+    grain = rng.standard_normal(size=(n, size, size, 3), dtype=np.float32) * np.float32(noise)
+    return (level + tint + shade).astype(np.float32) + grain
 
 
 def _sdf(code: int, dx: np.ndarray, dy: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -239,3 +242,44 @@ def render_video(rng: np.random.Generator, thing: Thing, motion: str, frames: in
         layers.append(_layer([distractor] * frames))
     layers.append(_layer(path))
     return render_batch(np.broadcast_to(background, (frames, size, size, 3)), layers)
+
+
+def random_scenes(rng: np.random.Generator, n: int, size: int, second_prob: float = 0.35,
+                  noise: float = 4.0) -> tuple[np.ndarray, list[tuple[Thing, Thing | None]]]:
+    """``n`` random still scenes for pretraining: (uint8 images (n, size, size, 3), [(main thing, second or None)]).
+
+    The main thing is the larger one and is painted on top. Radii span the sizes the videos show (including the
+    extremes of growing/shrinking), some things are semi-transparent (as in fades), and ``noise`` is the pixel
+    noise after the 2× downscale the videos go through, so stills and decoded frames look alike.
+    """
+    names = list(COLOURS)
+    colour_p = np.array([0.0 if c == "gray" else 1.0 for c in names])
+    colour_p = 0.96 * colour_p / colour_p.sum() + 0.04 * np.array([c == "gray" for c in names], dtype=float)
+    main_colour = rng.choice(len(names), size=n, p=colour_p)
+    main_shape = rng.integers(0, len(SHAPES), size=n)
+    main_r = rng.uniform(0.07, 0.3, size=n)
+    main_x = rng.uniform(main_r, 1 - main_r)
+    main_y = rng.uniform(main_r, 1 - main_r)
+    main_a = np.where(rng.random(n) < 0.15, rng.uniform(0.45, 1.0, size=n), 1.0)
+    has_second = rng.random(n) < second_prob
+    second_colour = (main_colour + rng.integers(1, len(names), size=n)) % len(names)
+    second_shape = rng.integers(0, len(SHAPES), size=n)
+    second_r = rng.uniform(0.06, 1.0, size=n) * (np.minimum(main_r, 0.15) - 0.06) + 0.06
+    second_x = rng.uniform(second_r, 1 - second_r)
+    second_y = rng.uniform(second_r, 1 - second_r)
+    palette = np.array([COLOURS[c] for c in names], dtype=np.float64)
+    main_rgb = np.clip(palette[main_colour] + rng.normal(0, 9, size=(n, 3)), 0, 255)
+    second_rgb = np.clip(palette[second_colour] + rng.normal(0, 9, size=(n, 3)), 0, 255)
+    backgrounds = make_backgrounds(rng, n, size, noise=noise)
+    layers = [dict(shape=second_shape, x=second_x, y=second_y, radius=second_r, alpha=has_second.astype(float),
+                   rgb=second_rgb),
+              dict(shape=main_shape, x=main_x, y=main_y, radius=main_r, alpha=main_a, rgb=main_rgb)]
+    images = render_batch(backgrounds, layers)
+    scenes = []
+    for i in range(n):
+        main = Thing(SHAPES[main_shape[i]], names[main_colour[i]], float(main_x[i]), float(main_y[i]),
+                     float(main_r[i]), float(main_a[i]))
+        second = (Thing(SHAPES[second_shape[i]], names[second_colour[i]], float(second_x[i]), float(second_y[i]),
+                        float(second_r[i])) if has_second[i] else None)
+        scenes.append((main, second))
+    return images, scenes
