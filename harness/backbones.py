@@ -101,8 +101,25 @@ def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED
     finally:
         quiet.setLevel(level)
     model.harness_backbone = dict(name=name, pretrained=pretrained if pretrained not in RANDOM_TAGS else "none",
-                                  quick_gelu=force_quick_gelu)
+                                  quick_gelu=force_quick_gelu,
+                                  weights_sha256=_sha256(tag) if tag is not None and Path(tag).is_file() else None)
     return model
+
+
+_HASHES: dict[str, str] = {}
+
+
+def _sha256(path: str) -> str:
+    """Checkpoint hash for the run record (what weights produced a number), computed once per file."""
+    import hashlib
+
+    if path not in _HASHES:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASHES[path] = digest.hexdigest()
+    return _HASHES[path]
 
 
 def get_tokenizer(name: str):

@@ -247,7 +247,8 @@ def run_unit(method: str, config: dict, unit, work_dir: Path, checkpoint: str | 
         _log(f"  {name:<28} top1 {100 * (result['metrics']['top1'] or 0):6.2f}%  "
              f"({result['metrics']['n_videos']} videos, {len(result['skipped'])} skipped)")
     return dict(model=dict(backbone=config["backbone"]["name"], pretrained=config["backbone"]["pretrained"],
-                           quick_gelu=model.backbone_info["quick_gelu"], frames=model.frames,
+                           quick_gelu=model.backbone_info["quick_gelu"],
+                           weights_sha256=model.backbone_info.get("weights_sha256"), frames=model.frames,
                            input_size=config["data"]["input_size"] or model.input_size,
                            normalization=model.backbone_info["normalization"], **counts, **(profile or {})),
                 training=training, evaluations=evaluations, checkpoint=checkpoint)
