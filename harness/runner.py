@@ -317,7 +317,8 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
     results = []
     for unit in units:
         unit_key = dict(protocol=protocol["name"], protocol_version=protocol["version"], dataset=unit.dataset,
-                        seed=unit.seed, shots=unit.shots, checkpoint=checkpoint, file_hashes=unit.file_hashes)
+                        seed=unit.seed, shots=unit.shots, checkpoint=checkpoint, file_hashes=unit.file_hashes,
+                        weights=_weights_identity(config))
         run_id = rec.make_run_id(method, unit.label(), config, unit_key)
         path = rec.record_path(records_root, protocol["name"], method, unit.dataset, run_id)
         if path.exists() and not force:
@@ -345,6 +346,16 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
             _log(f"[done] {path.relative_to(records_root)} ({record['wall_s']:.1f} s)")
         results.append(record)
     return results
+
+
+def _weights_identity(config: dict) -> str | None:
+    """What the backbone weights are, for the run id: a new embedded toy CLIP means new runs."""
+    backbone = config["backbone"]
+    if backbone["pretrained"] == "embedded":
+        from .toyclip import VERSION
+
+        return f"embedded-toy-clip-v{VERSION}"
+    return backbone["pretrained"]
 
 
 def _needs_training(method: str, config: dict) -> bool:
