@@ -35,7 +35,7 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "checkpoint_selection": "last",  # last | val (never a test split)
         "save_checkpoint": True,
         "log_interval": 10,
-        "threads": 0,               # torch threads; 0 leaves torch's default
+        "threads": 0,               # torch threads; 0 = auto (1 for the embedded toy backbone, else torch's default)
     },
 }
 

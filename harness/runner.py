@@ -375,7 +375,10 @@ def _profile(method: str, model) -> dict:
 
 
 def _set_threads(config: dict) -> None:
-    threads = config["runtime"]["threads"]
+    """``runtime.threads`` 0 = auto: one thread for the embedded toy backbone (its ops are too small to
+    gain from more, and OpenMP threads spin badly when the cores are shared — measured 10× slower steps),
+    torch's default otherwise."""
+    threads = config["runtime"]["threads"] or (1 if config["backbone"]["name"] == "toy-vit" else 0)
     if threads:
         torch.set_num_threads(int(threads))
 
