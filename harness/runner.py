@@ -352,9 +352,10 @@ def _weights_identity(config: dict) -> str | None:
     """What the backbone weights are, for the run id: a new embedded toy CLIP means new runs."""
     backbone = config["backbone"]
     if backbone["pretrained"] == "embedded":
-        from .toyclip import VERSION
+        from . import toyclip
 
-        return f"embedded-toy-clip-v{VERSION}"
+        fingerprint = getattr(toyclip, "fingerprint", None)
+        return f"embedded-toy-clip-v{toyclip.VERSION}-{fingerprint()[:12] if fingerprint else ''}"
     return backbone["pretrained"]
 
 
