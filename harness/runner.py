@@ -368,7 +368,8 @@ def _profile(method: str, model) -> dict:
     from .profile import profile_method
 
     try:
-        figures = profile_method(method, method=model)
+        with torch.random.fork_rng():  # profiling draws random inputs: keep the unit's RNG stream untouched
+            figures = profile_method(method, method=model)
     except Exception as error:  # profiling must never lose a run
         _log(f"[warn] profiling failed: {type(error).__name__}: {error}")
         return {}

@@ -16,7 +16,7 @@ What the official code does (``train.py``, ``test.py``, ``modules/Visual_Prompt.
 - AdamW groups: text tower (and logit_scale) at lr, visual tower at lr·ratio, fusion head at lr·f_ratio, one
   weight decay for all (0.2).
 
-Departures (each also listed in the method's README/report): see ``DEPARTURES`` below.
+Departures from the official code are listed in ``DEPARTURES``.
 """
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ DEPARTURES = (
     "(39,424 parameters at D=512, never in the forward); it is not built here.",
     "Transf heads = text width // 64 as the official code (8 at B/16); at least 1 for tiny backbones.",
     "Training picks the random template per sample with Python's random (the official code uses numpy).",
+    "Attention runs batch-first (same weights and values as the official sequence-first layout); fp32 weights "
+    "(the official CUDA path keeps fp16 weights and steps in fp32).",
 )
 
 

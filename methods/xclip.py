@@ -43,6 +43,10 @@ DEPARTURES = (
     "Text features are cached per class set (recomputed when the class set changes, at each train()/eval() "
     "switch and on device change); the official cache is filled once and never reset.",
     "Scores use bmm instead of einsum (identical values; countable by every FLOP tool).",
+    "logits(videos, text_features) and train_text_features() use UNNORMALISED class text features (the prompt "
+    "generator's queries are the raw text embeddings), unlike the base class's normalised ones.",
+    "Attention runs batch-first (same weights and values as the official sequence-first layout); fp32, no AMP.",
+    "The embedded benchmark config turns Mixup/CutMix off (72 steps are too few to learn through it).",
 )
 
 

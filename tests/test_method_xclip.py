@@ -112,6 +112,39 @@ def test_frames_communicate_only_within_their_video():
     assert video.shape == (2, dim) and context.shape == (2, patches, dim)
 
 
+def _seq_first(attention: torch.nn.MultiheadAttention) -> torch.nn.MultiheadAttention:
+    clone = torch.nn.MultiheadAttention(attention.embed_dim, attention.num_heads)   # sequence first, as CLIP
+    clone.load_state_dict(attention.state_dict())
+    return clone
+
+
+def test_block_matches_a_transcription_of_the_official_forward():
+    """``cct.py: CrossFramelAttentionBlock.forward`` transcribed line by line (sequence-first layout)."""
+    method = toy().eval()
+    block = method.clip.visual.transformer.resblocks[1]
+    attn, message_attn = _seq_first(block.attn), _seq_first(block.message_attn)
+    x = torch.randn(2 * FRAMES, 17, block.attn.embed_dim)                # (B·T, L, width), batch first
+    with torch.no_grad():
+        ours = block(x)
+        y = x.transpose(0, 1)                                            # official: (l, bt, d)
+        l, bt, d = y.size()
+        b = bt // FRAMES
+        y = y.view(l, b, FRAMES, d)
+        msg_token = block.message_fc(y[0, :, :, :])
+        msg_token = msg_token.view(b, FRAMES, 1, d)
+        msg_token = msg_token.permute(1, 2, 0, 3).view(FRAMES, b, d)
+        normed = block.message_ln(msg_token)
+        msg_token = msg_token + message_attn(normed, normed, normed, need_weights=False)[0]
+        msg_token = msg_token.view(FRAMES, 1, b, d).permute(1, 2, 0, 3)
+        y = torch.cat([y, msg_token], dim=0)
+        y = y.view(l + 1, -1, d)
+        h = block.ln_1(y)
+        y = y + attn(h, h, h, need_weights=False)[0]
+        y = y[:l, :, :]
+        y = y + block.mlp(block.ln_2(y))
+    assert torch.allclose(ours, y.transpose(0, 1), atol=1e-5)
+
+
 def test_text_tower_is_frozen_and_cached_per_class_set(monkeypatch):
     method = toy().train()
     calls = []
