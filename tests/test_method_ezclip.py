@@ -18,6 +18,17 @@ from methods.clip import FrozenCLIP
 from methods.ezclip import EZCLIP, Adapter, DropPath, motion_loss
 
 TOY = dict(name="toy-vit", pretrained="none")
+
+
+def _toy_width() -> int:
+    import json
+
+    from harness.toyclip import CONFIG_PATH
+
+    return json.loads(CONFIG_PATH.read_text())["vision_cfg"]["width"]
+
+
+WIDTH = _toy_width()  # the toy config may change; the tests follow it
 CLASSES = ["jumping jacks", "waving hands", "sliding left", "spinning"]
 DESCRIPTIONS = {name: f"a person is {name} in front of the camera" for name in CLASSES}
 
@@ -74,7 +85,7 @@ def test_vit_l14_trainable_parameters():
 def test_ablation_switches_change_the_trainable_set():
     assert trainable_by_part(toy(prompts=False))["prompts"] == 0
     parts = trainable_by_part(toy(adapters=False))
-    assert parts["visual_adapters"] == parts["text_adapters"] == 0 and parts["prompts"] == 4 * 4 * 128
+    assert parts["visual_adapters"] == parts["text_adapters"] == 0 and parts["prompts"] == 4 * 4 * WIDTH
     assert toy(prompts=False, adapters=False).parameter_counts()["trainable_params"] == 0
 
 
@@ -131,7 +142,7 @@ def test_one_temporal_token_per_frame_and_layer():
     tokens = (32 // 8) ** 2 + 1
     # per layer: the temporal attention over the 4 frames of each of the 2 videos, then the spatial attention of
     # the 8 frames over their 17 tokens + 1 temporal token
-    expected = [item for i in range(layers) for item in ((i, (2, 4, 128)), (i, (8, tokens + 1, 128)))]
+    expected = [item for i in range(layers) for item in ((i, (2, 4, WIDTH)), (i, (8, tokens + 1, WIDTH)))]
     assert seen == expected
 
 
@@ -177,8 +188,8 @@ def test_block_matches_the_official_sequence_first_forward():
     with torch.no_grad():
         for parameter in block.Adapter.parameters():  # non-trivial adapter
             parameter.normal_(0, 0.05)
-        x = torch.randn(2 * 4, 17, 128)
-        prompt = torch.randn(4, 128) * 0.1
+        x = torch.randn(2 * 4, 17, WIDTH)
+        prompt = torch.randn(4, WIDTH) * 0.1
         ours = block(x, prompt=prompt)
         official = official_block_forward(block, x.transpose(0, 1), prompt, frames=4).transpose(0, 1)
     assert torch.allclose(ours, official, atol=1e-5)
