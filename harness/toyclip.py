@@ -19,22 +19,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import hashlib
+import json
 import logging
 import math
 import os
+import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .paths import cache_dir
 
 TOY_MODEL_NAME = "toy-vit"
-VERSION = 1  # bump whenever the config, the world, the captions or the recipe change
+VERSION = 1  # the file name's version; edits to config/recipe/captions/world also rebuild (see fingerprint())
 CONFIG_PATH = Path(__file__).resolve().parent / "model_configs" / f"{TOY_MODEL_NAME}.json"
 IMAGE_SIZE = 32
-RECIPE = dict(seed=20251201, steps=420, batch=256, lr=2e-3, warmup=30, weight_decay=0.05, noise_word_prob=0.3)
+RECIPE = dict(seed=20251201, steps=200, batch=256, lr=2e-3, warmup=20, weight_decay=0.05, noise_word_prob=0.3, colour_group=16)
 
 # Words a nuisance insertion must never use: the attribute vocabulary and everything class names are built of.
 _RESERVED = set("""red orange yellow green cyan blue purple white gray grey pink black brown violet magenta
@@ -80,6 +84,29 @@ def checkpoint_path() -> Path:
     return cache_dir() / f"toy-clip-v{VERSION}.pt"
 
 
+def fingerprint() -> str:
+    """Hash of everything the checkpoint is a function of (config, recipe, captions, the world's code).
+
+    Stored beside the checkpoint (``toy-clip-v<VERSION>.json``); a cached checkpoint whose fingerprint differs
+    is rebuilt, so an edited recipe never silently reuses stale weights.
+    """
+    from .data import world
+
+    digest = hashlib.sha256()
+    for part in (str(VERSION), CONFIG_PATH.read_text(), json.dumps(RECIPE, sort_keys=True), repr(_TEMPLATES_ONE),
+                 repr(_TEMPLATES_TWO), " ".join(sorted(_RESERVED)), Path(world.__file__).read_text()):
+        digest.update(part.encode("utf-8") + b"\0")
+    return digest.hexdigest()
+
+
+def _is_current(path: Path) -> bool:
+    sidecar = path.with_suffix(".json")
+    try:
+        return path.is_file() and json.loads(sidecar.read_text()).get("fingerprint") == fingerprint()
+    except (OSError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
 def _file_lock(path: Path):
     """Serialise builders across processes (two test workers must not pretrain twice at once)."""
@@ -95,22 +122,37 @@ def _file_lock(path: Path):
 
 
 def ensure_toy_clip(force: bool = False, log: Callable[[str], None] | None = None) -> Path:
-    """Path of the pretrained toy CLIP checkpoint, pretraining it first if absent (or ``force``)."""
+    """Path of the pretrained toy CLIP checkpoint, pretraining it first if absent, stale or ``force``d.
+
+    The checkpoint and its sidecar are written to temporary files and renamed into place (atomic); a lock
+    file makes concurrent callers wait for one build instead of pretraining twice.
+    """
     path = checkpoint_path()
-    if path.is_file() and not force:
+    if not force and _is_current(path):
         return path
     with _file_lock(path.with_suffix(".lock")):
-        if path.is_file() and not force:
+        if not force and _is_current(path):
             return path  # another process built it while we waited
-        log = log or logging.getLogger(__name__).info
-        log(f"pretraining the embedded toy CLIP ({RECIPE['steps']} steps, once) -> {path}")
-        state = pretrain(log=log)
         import torch
 
+        log = log or _stderr
+        log(f"pretraining the embedded toy CLIP once ({RECIPE['steps']} steps, about 1-2 min on 2 cores) -> {path}")
+        start = time.time()
+        state = pretrain(log=log)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)
+        meta = dict(version=VERSION, fingerprint=fingerprint(), model=TOY_MODEL_NAME, recipe=RECIPE,
+                    seconds=round(time.time() - start, 1), torch_threads=torch.get_num_threads())
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.json.tmp")
+        tmp.write_text(json.dumps(meta, indent=1) + "\n")
+        os.replace(tmp, path.with_suffix(".json"))
     return path
+
+
+def _stderr(message: str) -> None:
+    """One-time builds report progress on stderr, visible whatever the caller's logging setup."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def load_toy_clip(path: Path | None = None):
@@ -125,17 +167,18 @@ def load_toy_clip(path: Path | None = None):
 # --------------------------------------------------------------------------------------------- captions
 
 
-def _noise_words() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _noise_words() -> tuple[str, ...]:
     """Common whole-word tokens of the CLIP BPE vocabulary, minus the reserved vocabulary (caption noise)."""
     from open_clip.tokenizer import SimpleTokenizer
 
     encoder = SimpleTokenizer().encoder
     words = [k[:-4] for k, v in sorted(encoder.items(), key=lambda kv: kv[1])
              if k.endswith("</w>") and v < 12000 and k[:-4].isascii() and k[:-4].isalpha() and len(k) >= 7]
-    return [w for w in words if w not in _RESERVED]
+    return tuple(w for w in words if w not in _RESERVED)
 
 
-def caption(rng: np.random.Generator, main, second=None, noise_words: list[str] | None = None,
+def caption(rng: np.random.Generator, main, second=None, noise_words: Sequence[str] | None = None,
             noise_prob: float = 0.0) -> str:
     """A caption of a still scene from its attribute words, with a random template and optional noise words."""
     words = dict(size=main.size_word, colour=main.colour, shape=main.shape, pos=main.position_words)
@@ -209,9 +252,9 @@ def pretrain(steps: int | None = None, seed: int | None = None, log: Callable[[s
     """Contrastively pretrain a fresh ``toy-vit`` on synthetic stills; returns its ``state_dict``.
 
     Symmetric InfoNCE with a learnable temperature; captions identical within a batch count as positives of
-    each other. ``on_step(step, model)`` is called after every step (for experiments). Only the token-embedding rows that captions use are updated (sparse gradients), which keeps a
+    each other. Only the token-embedding rows that captions use are updated (sparse gradients), which keeps a
     step cheap despite the 49408-word vocabulary; the other rows keep their random initialisation, as rare words
-    do in a real CLIP.
+    do in a real CLIP. ``on_step(step, model)`` is called after every step (for experiments).
     """
     import open_clip
     import torch
@@ -252,7 +295,7 @@ def pretrain(steps: int | None = None, seed: int | None = None, log: Callable[[s
             for group in dense.param_groups + sparse.param_groups:
                 group["lr"] = lr
             rng = np.random.default_rng([seed, step])
-            images, scenes = world.random_scenes(rng, batch, IMAGE_SIZE)
+            images, scenes = world.random_scenes(rng, batch, IMAGE_SIZE, group=RECIPE["colour_group"])
             texts = [caption(rng, main, second, noise_words, RECIPE["noise_word_prob"]) for main, second in scenes]
             tokens = tokenizer(texts)
             ids = {}

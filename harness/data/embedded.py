@@ -6,8 +6,8 @@ mirror the real benchmarks:
 - ``toy-source`` (Kinetics-400's role): 24 appearance classes, 16–40 training videos per class (so "base =
   the half with the most training videos" means something), 8 test videos per class.
 - ``toy-target-a`` (HMDB/UCF): 12 other classes, 30 videos each, three train/test splits (10 test per class).
-- ``toy-target-b`` (K-600): 12 other classes, 10 videos each, evaluated as three splits of 8 classes each,
-  every split with its own class list (label ids in that list's space).
+- ``toy-target-b`` (K-600): 12 other classes, 10 videos each, evaluated as three overlapping splits of 8
+  classes each (every class in two), every split with its own class list (label ids in that list's space).
 - ``toy-temporal`` (Something-Something-v2): 10 classes in time-reversed pairs ("moving something from left to
   right" / "... right to left"); colour and shape are random, so a frame average cannot tell a pair apart.
 
@@ -29,6 +29,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,8 @@ TEMPORAL_DESCRIPTIONS = {
     "fading_in": "An object that was invisible at first slowly becomes clearly visible.",
     "fading_out": "An object that is clearly visible at first slowly fades until it is gone.",
     "turning_clockwise": "An object is carried around the centre of the view in the direction a clock's hands turn.",
-    "turning_counterclockwise": "An object is carried around the centre of the view against the direction of a clock's hands.",
+    "turning_counterclockwise":
+        "An object is carried around the centre of the view against the direction of a clock's hands.",
 }
 
 
@@ -103,7 +105,6 @@ class Sizes:
     target_a: int = 30
     target_a_test: int = 10
     target_b: int = 10
-    target_b_split_classes: int = 8
     temporal_train: tuple[int, int] = (16, 34)
     temporal_test: int = 8
 
@@ -230,17 +231,24 @@ def _per_class_counts(dataset_index: int, n: int, lo_hi: tuple[int, int]) -> lis
 
 
 class _Writer:
-    """Renders and writes videos of one dataset, naming them "<dataset>/videos/<class slug>_<tag><k>.mp4"."""
+    """Renders and writes videos of one dataset, naming them "<dataset>/videos/<class slug>_<tag><k>.mp4".
+
+    A video's seed is (SEED, dataset, label, tag, k): the tag is part of it, so a test video never repeats a
+    training video of the same class and index.
+    """
+
+    TAGS = ("", "train_", "test_")
 
     def __init__(self, out: Path, dataset: str, specs: Sequence[ClassSpec]):
         self.out, self.dataset, self.specs = out, dataset, specs
         self.index = DATASETS.index(dataset)
 
-    def videos(self, label: int, count: int, tag: str = "", offset: int = 0) -> list[tuple[str, int]]:
+    def videos(self, label: int, count: int, tag: str = "") -> list[tuple[str, int]]:
         entries = []
-        for k in range(offset, offset + count):
+        for k in range(count):
             rel = f"{self.dataset}/videos/{_slug(self.specs[label].name)}_{tag}{k:03d}.mp4"
-            _write_video(self.out / rel, _render(self.specs[label], (SEED, self.index, label, k)))
+            seed = (SEED, self.index, label, self.TAGS.index(tag), k)
+            _write_video(self.out / rel, _render(self.specs[label], seed))
             entries.append((rel, label))
         return entries
 
@@ -300,15 +308,15 @@ def generate(out: Path, sizes: Sizes = FULL) -> dict:
         if split == 1:
             _few_shot(out, ds, [e for e in pool if e not in held], range(len(specs)))
 
-    # toy-target-b: every class in two of the three splits (K600-style overlapping class subsets).
+    # toy-target-b: split s leaves out every third class (ids = s-1 mod 3), so every class is in two of the
+    # three splits (K600-style overlapping class subsets) and the splits mix the colours alike.
     ds = "toy-target-b"
     specs = classes[ds]
     names = _class_files(out, ds, specs)
     writer = _Writer(out, ds, specs)
     pool = [e for c in range(len(specs)) for e in writer.videos(c, sizes.target_b)]
-    n, k = len(specs), sizes.target_b_split_classes
     for split in (1, 2, 3):
-        subset = sorted((c + (split - 1) * (n - k)) % n for c in range(k))
+        subset = [c for c in range(len(specs)) if c % 3 != split - 1]
         _write_classes(out / ds / f"split{split}_classes.csv", [names[c] for c in subset])
         _write_list(out / ds / f"split{split}.txt", splits.relabel(splits.restrict(pool, subset), subset))
     _write_list(out / ds / "all.txt", pool)
@@ -336,6 +344,7 @@ def _manifest(out: Path, sizes: Sizes) -> dict:
     videos = sorted(out.rglob("*.mp4"))
     return dict(
         generator_version=GENERATOR_VERSION, seed=SEED, frames=FRAMES, size=SIZE, fps=FPS,
+        fingerprint=fingerprint(sizes),
         sizes="full" if sizes == FULL else "mini" if sizes == MINI else repr(sizes),
         counts={p.relative_to(out).as_posix(): len(read_list(p)) if p.suffix == ".txt" else len(read_classes(p))
                 for p in files if p.name != "descriptions.csv"},
@@ -360,27 +369,55 @@ def default_root() -> Path:
     return cache_dir() / f"embedded-v{GENERATOR_VERSION}"
 
 
+def fingerprint(sizes: Sizes = FULL) -> str:
+    """Hash of the generator's inputs (its code, the world's code, the split helpers, seed and sizes).
+
+    Stored in MANIFEST.json; a cached benchmark with another fingerprint is regenerated, so an edited
+    generator never silently reuses stale files.
+    """
+    digest = hashlib.sha256()
+    for part in (str(GENERATOR_VERSION), str(SEED), repr(sizes), Path(__file__).read_text(),
+                 Path(world.__file__).read_text(), Path(splits.__file__).read_text()):
+        digest.update(part.encode("utf-8") + b"\0")
+    return digest.hexdigest()
+
+
+def _current(root: Path, sizes: Sizes) -> bool:
+    try:
+        return json.loads((root / "MANIFEST.json").read_text()).get("fingerprint") == fingerprint(sizes)
+    except (OSError, ValueError):
+        return False
+
+
 def ensure_embedded(root: Path | None = None, sizes: Sizes = FULL) -> Path:
     """The generated benchmark's directory (default ``cache_dir()/embedded-v<GENERATOR_VERSION>``), generating
-    it first if absent. Generation goes to a temporary sibling that is renamed into place atomically."""
+    it first if absent or stale. Generation goes to a temporary sibling that is renamed into place (atomic); a
+    lock file makes concurrent callers wait for one generation."""
     root = Path(root) if root is not None else default_root()
-    if (root / "MANIFEST.json").is_file():
+    if _current(root, sizes):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     with _file_lock(root.parent / f".{root.name}.lock"):
-        if (root / "MANIFEST.json").is_file():
+        if _current(root, sizes):
             return root  # generated by another process while we waited
-        if root.exists() and any(root.iterdir()):
+        if root.exists() and any(root.iterdir()) and not (root / "MANIFEST.json").is_file():
             raise HarnessError(f"{root} exists but holds no generated benchmark (no MANIFEST.json); remove it or "
                                "choose another directory")
-        if root.exists():
-            root.rmdir()
         for stale in root.parent.glob(f".{root.name}.tmp-*"):  # left by a killed generation; we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
         tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
+        start = time.time()
+        print(f"generating the embedded benchmark once -> {root}", file=sys.stderr, flush=True)
         try:
             generate(tmp, sizes)
-            os.rename(tmp, root)
+            print(f"generated the embedded benchmark in {time.time() - start:.0f}s", file=sys.stderr, flush=True)
+            if root.exists():  # empty, or an older generation: swap it out, then delete it
+                old = root.parent / f".{root.name}.tmp-old-{os.getpid()}"
+                os.rename(root, old)
+                os.rename(tmp, root)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, root)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return root

@@ -28,8 +28,14 @@ COLOURS["gray"] = (150, 150, 150)
 CLASS_COLOURS: tuple[str, ...] = tuple(c for c in COLOURS if c != "gray")
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring", "diamond")
 # Radius (half the extent of the shape) as a fraction of the canvas side.
-SIZES: dict[str, tuple[float, float]] = {"small": (0.10, 0.15), "large": (0.19, 0.25)}
-SIZE_THRESHOLD = 0.17  # radius above which a thing is described as "large"
+SIZES: dict[str, tuple[float, float]] = {"small": (0.12, 0.16), "large": (0.19, 0.25)}
+SIZE_THRESHOLD = 0.175  # radius above which a thing is described as "large"
+# Things are drawn like stickers, with a dark outline (width in canvas fractions). Why: a tiny ViT learns
+# colour at once but shape only very slowly from plain coloured silhouettes; a colour-independent dark edge
+# lets it learn shape words within its short pretraining (supervised probe: 21% -> 56% shape accuracy after
+# 300 steps).
+OUTLINE = 0.04
+OUTLINE_DARKNESS = 0.85
 ROWS = ("top", "middle", "bottom")
 COLS = ("left", "center", "right")
 
@@ -135,8 +141,11 @@ def composite(images: np.ndarray, shape_codes: np.ndarray, x: np.ndarray, y: np.
     for code in np.unique(shape_codes):
         rows = np.nonzero(shape_codes == code)[0]
         dist[rows] = _sdf(int(code), px[rows], py[rows], r[rows])
-    cover = np.clip(0.5 - dist, 0.0, 1.0) * alpha[:, None, None].astype(np.float32)
-    cover = cover[..., None]
+    opacity = alpha[:, None, None].astype(np.float32)
+    cover = (np.clip(0.5 - dist, 0.0, 1.0) * opacity)[..., None]
+    half = np.float32(OUTLINE * size / 2)
+    edge = (np.clip(half + 0.5 - np.abs(dist - half), 0.0, 1.0) * opacity)[..., None]  # a band just outside
+    images *= 1.0 - OUTLINE_DARKNESS * edge
     images *= 1.0 - cover
     images += cover * rgb[:, None, None, :].astype(np.float32)
     return images
@@ -245,19 +254,21 @@ def render_video(rng: np.random.Generator, thing: Thing, motion: str, frames: in
 
 
 def random_scenes(rng: np.random.Generator, n: int, size: int, second_prob: float = 0.35,
-                  noise: float = 4.0) -> tuple[np.ndarray, list[tuple[Thing, Thing | None]]]:
+                  noise: float = 4.0, group: int = 1) -> tuple[np.ndarray, list[tuple[Thing, Thing | None]]]:
     """``n`` random still scenes for pretraining: (uint8 images (n, size, size, 3), [(main thing, second or None)]).
 
     The main thing is the larger one and is painted on top. Radii span the sizes the videos show (including the
     extremes of growing/shrinking), some things are semi-transparent (as in fades), and ``noise`` is the pixel
-    noise after the 2× downscale the videos go through, so stills and decoded frames look alike.
+    noise after the 2× downscale the videos go through, so stills and decoded frames look alike. ``group`` > 1
+    gives runs of ``group`` consecutive scenes the same main colour (hard negatives for contrastive learning:
+    within a run only shape, size and position tell captions apart).
     """
     names = list(COLOURS)
     colour_p = np.array([0.0 if c == "gray" else 1.0 for c in names])
     colour_p = 0.96 * colour_p / colour_p.sum() + 0.04 * np.array([c == "gray" for c in names], dtype=float)
-    main_colour = rng.choice(len(names), size=n, p=colour_p)
+    main_colour = np.repeat(rng.choice(len(names), size=-(-n // group), p=colour_p), group)[:n]
     main_shape = rng.integers(0, len(SHAPES), size=n)
-    main_r = rng.uniform(0.07, 0.3, size=n)
+    main_r = rng.uniform(0.11, 0.3, size=n)
     main_x = rng.uniform(main_r, 1 - main_r)
     main_y = rng.uniform(main_r, 1 - main_r)
     main_a = np.where(rng.random(n) < 0.15, rng.uniform(0.45, 1.0, size=n), 1.0)
