@@ -38,7 +38,7 @@ TOY_MODEL_NAME = "toy-vit"
 VERSION = 1  # the file name's version; edits to config/recipe/captions/world also rebuild (see fingerprint())
 CONFIG_PATH = Path(__file__).resolve().parent / "model_configs" / f"{TOY_MODEL_NAME}.json"
 IMAGE_SIZE = 32
-RECIPE = dict(seed=20251201, steps=200, batch=256, lr=2e-3, warmup=20, weight_decay=0.05, noise_word_prob=0.3, colour_group=16)
+RECIPE = dict(seed=20251201, steps=200, batch=256, lr=2e-3, warmup=20, weight_decay=0.05, noise_word_prob=0.3)
 
 # Words a nuisance insertion must never use: the attribute vocabulary and everything class names are built of.
 _RESERVED = set("""red orange yellow green cyan blue purple white gray grey pink black brown violet magenta
@@ -295,7 +295,7 @@ def pretrain(steps: int | None = None, seed: int | None = None, log: Callable[[s
             for group in dense.param_groups + sparse.param_groups:
                 group["lr"] = lr
             rng = np.random.default_rng([seed, step])
-            images, scenes = world.random_scenes(rng, batch, IMAGE_SIZE, group=RECIPE["colour_group"])
+            images, scenes = world.random_scenes(rng, batch, IMAGE_SIZE)
             texts = [caption(rng, main, second, noise_words, RECIPE["noise_word_prob"]) for main, second in scenes]
             tokens = tokenizer(texts)
             ids = {}

@@ -205,3 +205,37 @@ def test_decord_reads_the_videos(bench):
             frames = reader.get_batch(list(range(0, embedded.FRAMES, 3))).asnumpy()
             assert frames.shape[1:] == (embedded.SIZE, embedded.SIZE, 3)
             assert frames.std() > 5  # not blank
+
+
+def test_temporal_pairs_need_time_order(bench):
+    """A linear probe on the frame average cannot tell a motion from its reversal; one on (first half, second
+    half) averages can. (This probe also caught test videos that repeated training videos.)"""
+    import cv2
+    import decord
+    import numpy as np
+
+    def load(split):
+        feats, labels = {"mean": [], "halves": []}, []
+        for rel, label in read_list(bench / "toy-temporal" / f"{split}.txt"):
+            video = decord.VideoReader(str(bench / rel)).get_batch(list(range(embedded.FRAMES))).asnumpy()
+            small = np.stack([cv2.resize(f, (16, 16), interpolation=cv2.INTER_AREA) for f in video]).astype(np.float32)
+            contrast = np.abs(small - small.mean(axis=(1, 2), keepdims=True)).sum(-1)  # (T, 16, 16)
+            half = len(contrast) // 2
+            for kind, f in (("mean", contrast.mean(0)),
+                            ("halves", np.concatenate([contrast[:half].mean(0), contrast[half:].mean(0)]))):
+                f = f.ravel()
+                feats[kind].append(f / (np.linalg.norm(f) + 1e-6))
+            labels.append(label)
+        return {k: np.array(v) for k, v in feats.items()}, np.array(labels)
+
+    train, y_train = load("train")
+    test, y_test = load("test")
+    pair = np.array(embedded.temporal_pair_ids(read_classes(bench / "toy-temporal" / "classes.csv")))
+    direction = {}
+    for kind in ("mean", "halves"):
+        a, b = train[kind], test[kind]
+        w = np.linalg.solve(a.T @ a + 1e-2 * np.eye(a.shape[1]), a.T @ np.eye(len(pair))[y_train])
+        pred = (b @ w).argmax(1)
+        in_pair = pair[pred] == pair[y_test]
+        direction[kind] = (pred == y_test)[in_pair].mean()
+    assert direction["mean"] < 0.7 and direction["halves"] > 0.8, direction
