@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("HARNESS_CACHE", str(REPO / ".cache"))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported: no busy-waiting threads
 
 
 def _reset_mmengine_globals() -> None:
