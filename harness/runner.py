@@ -90,8 +90,9 @@ def _runner_kwargs(config: dict, work_dir: Path, seed: int, name: str) -> dict:
                   visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")],
                                   name=f"vis-{time.time_ns()}"))
     if runtime["launcher"] != "none" and not torch.cuda.is_available():
-        kwargs["model_wrapper_cfg"] = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False,
-                                           find_unused_parameters=True)
+        # mmengine reads the wrapper from cfg; device_ids=None is what makes DDP accept CPU modules
+        kwargs["cfg"] = dict(model_wrapper_cfg=dict(type="MMDistributedDataParallel", device_ids=None,
+                                                    broadcast_buffers=False, find_unused_parameters=True))
     return kwargs
 
 
@@ -200,7 +201,7 @@ def _eval_runner(model, config: dict, work_dir: Path, seed: int, name: str):
     # Evaluation needs no DDP wrapper (and DDP refuses a model without trainable parameters); under torchrun
     # the process group is already initialised, so samplers still shard and the metric still gathers.
     kwargs["launcher"] = "none"
-    kwargs.pop("model_wrapper_cfg", None)
+    kwargs.pop("cfg", None)
     runner = Runner(model=model, **kwargs)
     runner.call_hook("before_run")  # hooks set up their log files here (Runner.test() would do it)
     return runner
