@@ -106,20 +106,11 @@ def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED
     return model
 
 
-_HASHES: dict[str, str] = {}
-
-
 def _sha256(path: str) -> str:
-    """Checkpoint hash for the run record (what weights produced a number), computed once per file."""
-    import hashlib
+    """Checkpoint hash for the run record (what weights produced a number); cached per file version."""
+    from .data.formats import sha256_file
 
-    if path not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _HASHES[path] = digest.hexdigest()
-    return _HASHES[path]
+    return sha256_file(path)
 
 
 def get_tokenizer(name: str):

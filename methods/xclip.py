@@ -24,6 +24,8 @@ import random
 from collections import OrderedDict
 
 import torch
+
+from harness.augment import cutmix_mixup, smoothed_one_hot
 import torch.nn.functional as F
 from torch import nn
 
@@ -237,28 +239,9 @@ class VideoSpecificPrompt(nn.Module):
 # ---------------------------------------------------------------------------------------------- mixup
 def mixup_cutmix(videos: torch.Tensor, labels: torch.Tensor, num_classes: int, smoothing: float,
                  mixup_alpha: float, cutmix_alpha: float, switch_prob: float):
-    """``datasets/blending.py: CutmixMixupBlending`` on (B, T, 3, H, W): smoothed one-hot targets, then CutMix
-    (probability ``switch_prob``, one box shared by all frames) or Mixup with a partner from a random permutation."""
-    off = smoothing / num_classes
-    on = 1.0 - smoothing + off
-    target = torch.full((labels.shape[0], num_classes), off, device=videos.device, dtype=videos.dtype)
-    target.scatter_(1, labels.view(-1, 1), on)
-    permutation = torch.randperm(videos.shape[0], device=videos.device)
-    if float(torch.rand(())) < switch_prob:
-        lam = torch.distributions.Beta(cutmix_alpha, cutmix_alpha).sample().item()
-        height, width = videos.shape[-2:]
-        cut = (1.0 - lam) ** 0.5
-        cut_w, cut_h = int(width * cut), int(height * cut)
-        cx, cy = int(torch.randint(width, (1,))), int(torch.randint(height, (1,)))
-        x1, x2 = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, width)
-        y1, y2 = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height)
-        videos = videos.clone()
-        videos[..., y1:y2, x1:x2] = videos[permutation][..., y1:y2, x1:x2]
-        lam = 1.0 - (x2 - x1) * (y2 - y1) / float(width * height)
-    else:
-        lam = torch.distributions.Beta(mixup_alpha, mixup_alpha).sample().item()
-        videos = lam * videos + (1.0 - lam) * videos[permutation]
-    return videos, lam * target + (1.0 - lam) * target[permutation]
+    """``datasets/blending.py: CutmixMixupBlending``: smoothed one-hot targets, then CutMix or Mixup."""
+    targets = smoothed_one_hot(labels, num_classes, smoothing).to(videos.dtype)
+    return cutmix_mixup(videos, targets, mixup_alpha, cutmix_alpha, switch_prob)
 
 
 # ---------------------------------------------------------------------------------------------- method
