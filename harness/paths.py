@@ -1,6 +1,7 @@
 """Where the harness keeps what it builds: the embedded benchmark, the toy CLIP, run records, results."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -28,3 +29,19 @@ def shared_data_dir() -> Path | None:
     """``../shared/data`` beside the checkout (tests and checks only), or ``HARNESS_SHARED_DATA``."""
     path = Path(os.environ.get("HARNESS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
     return path if path.is_dir() else None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Serialise builders of one cached artefact across processes (two test workers or two runs must not
+    generate the benchmark or pretrain the toy CLIP twice at once)."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .paths import cache_dir
+from .paths import cache_dir, file_lock
 
 TOY_MODEL_NAME = "toy-vit"
 VERSION = 1  # the file name's version; edits to config/recipe/captions/world also rebuild (see fingerprint())
@@ -107,18 +107,7 @@ def _is_current(path: Path) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    """Serialise builders across processes (two test workers must not pretrain twice at once)."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+_file_lock = file_lock  # harness.paths.file_lock
 
 
 def ensure_toy_clip(force: bool = False, log: Callable[[str], None] | None = None) -> Path:
