@@ -213,6 +213,7 @@ def run_unit(method: str, config: dict, unit, work_dir: Path, checkpoint: str | 
     from mmengine.runner import set_random_seed
 
     from .compat import allow_mmengine_checkpoints
+    from .data.pipeline import read_skip_log
 
     allow_mmengine_checkpoints()
     seed = unit.seed + config["runtime"]["seed"]
@@ -231,8 +232,7 @@ def run_unit(method: str, config: dict, unit, work_dir: Path, checkpoint: str | 
     elif counts["trainable_params"] > 0 and unit.train is not None and config["train"]["epochs"] > 0:
         runner, training, selection = _train(model, unit, config, work_dir, skip_log, resume)
         torch.save(model.state_dict(), work_dir / "final_state_dict.pth")
-        train_skips = rec_skips(skip_log)
-        training["skipped"] = train_skips
+        training["skipped"] = read_skip_log(skip_log)
         if selection is not None:
             training["validation"] = _evaluate(runner, model, "val-holdout", selection, config, skip_log)
     if runner is None:
@@ -253,12 +253,6 @@ def run_unit(method: str, config: dict, unit, work_dir: Path, checkpoint: str | 
                            input_size=config["data"]["input_size"] or model.input_size,
                            normalization=model.backbone_info["normalization"], **counts, **(profile or {})),
                 training=training, evaluations=evaluations, checkpoint=checkpoint)
-
-
-def rec_skips(skip_log: Path) -> list:
-    from .data.pipeline import read_skip_log
-
-    return read_skip_log(skip_log)
 
 
 def _load_checkpoint(model, checkpoint: str) -> None:

@@ -149,12 +149,16 @@ def _open_decord(path: str):
         raise VideoDecodeError(f"decord could not open it ({str(error).splitlines()[0][:120]})") from None
 
 
-def read_all_frames(path: str) -> np.ndarray:
-    """Every frame of a (short) video as (N, H, W, 3) uint8, via decord, falling back to PyAV."""
+def _check_file(path: str) -> None:
     if not os.path.isfile(path):
         raise VideoDecodeError("file is missing")
     if os.path.getsize(path) == 0:
         raise VideoDecodeError("file is empty (0 bytes)")
+
+
+def read_all_frames(path: str) -> np.ndarray:
+    """Every frame of a (short) video as (N, H, W, 3) uint8, via decord, falling back to PyAV."""
+    _check_file(path)
     try:
         reader = _open_decord(path)
         count = len(reader)
@@ -227,10 +231,7 @@ class OpenVideo(BaseTransform):
         if path in FRAME_COUNTS:
             results["total_frames"] = FRAME_COUNTS[path]
             return results
-        if not os.path.isfile(path):
-            raise VideoDecodeError("file is missing")
-        if os.path.getsize(path) == 0:
-            raise VideoDecodeError("file is empty (0 bytes)")
+        _check_file(path)
         try:
             reader = _open_decord(path)
         except VideoDecodeError:
