@@ -26,7 +26,8 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "max_failed_fraction": 0.05,  # more unreadable videos than this fraction of a list is an error
         "allow_missing": False,     # videos listed but absent on disk: error unless true (then counted)
     },
-    "eval": {"batch_size": 32, "clips": 1, "crops": 1, "topk": 5},
+    "eval": {"batch_size": 32, "clips": 1, "crops": 1, "topk": 5,
+             "feature_cache": True},    # reuse video encodings of identical batches (harness/feature_cache.py)
     "runtime": {
         "seed": 0,                  # base seed; protocol units add their own seed (base2novel s1..s3 etc.)
         "deterministic": True,
@@ -38,6 +39,19 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "threads": 0,               # torch threads; 0 = auto (1 for the embedded toy backbone, else torch's default)
     },
 }
+
+#: Settings that cannot change a result (tested), left out of the run id so turning them on or off reuses
+#: the records already made.
+RESULT_NEUTRAL_KEYS: tuple[tuple[str, str], ...] = (("eval", "feature_cache"),)
+
+
+def identity_config(config: dict) -> dict:
+    """The config as it enters the run id: without :data:`RESULT_NEUTRAL_KEYS`."""
+    trimmed = copy.deepcopy(config)
+    for section, key in RESULT_NEUTRAL_KEYS:
+        trimmed.get(section, {}).pop(key, None)
+    return trimmed
+
 
 TRAIN_DEFAULTS: dict[str, Any] = {
     "optimizer": {"type": "AdamW", "lr": 1e-5, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.2},

@@ -3,6 +3,8 @@ CLIP, with a switchable class set and cached text features.
 
 Subclasses override what their official code changes: ``video_embeddings`` (temporal modelling),
 ``encode_text`` (text-side modules), ``logits`` (video-conditioned text), ``loss`` and ``param_groups``.
+At test time scores are ``scores_from_encoding(video_encoding(videos))``: the first half does not depend on
+the class set, so the runner can reuse it across repeated evaluations (:mod:`harness.feature_cache`).
 """
 from __future__ import annotations
 
@@ -71,6 +73,9 @@ class VideoCLIPMethod(BaseModel):
         self.class_names: list[str] = []
         self.descriptions: dict[str, str] | None = None
         self._text_cache: torch.Tensor | None = None
+        self.feature_cache = None  # a FeatureCache, set by the runner for evaluations
+        self._weights_fingerprint: str | None = None
+        self._batch_key: str | None = None
 
     # ----------------------------------------------------------------- class set and text
     def set_class_names(self, class_names: Sequence[str], descriptions: dict[str, str] | None = None) -> None:
@@ -120,9 +125,15 @@ class VideoCLIPMethod(BaseModel):
         return self.text_features(template)
 
     def train(self, mode: bool = True):
-        if mode:
-            self._text_cache = None  # weights may change in training: never reuse features across it
+        if mode:  # weights may change in training: never reuse text features or video encodings across it
+            self._text_cache = None
+            self._weights_fingerprint = None
         return super().train(mode)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self._text_cache = None
+        self._weights_fingerprint = None
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     # ----------------------------------------------------------------- video side
     def encode_frames(self, videos: torch.Tensor) -> torch.Tensor:
@@ -143,12 +154,57 @@ class VideoCLIPMethod(BaseModel):
         text = text_features if text_features is not None else self.all_template_features()[0]
         return self.logit_scale() * video @ text.t()
 
-    def class_scores(self, videos: torch.Tensor) -> torch.Tensor:
+    def video_encoding(self, videos: torch.Tensor):
+        """What the test scores need from the video side, independent of the class set (default: the
+        embeddings). A tensor or a tuple of tensors with the batch first; cacheable across evaluations."""
+        return self.video_embeddings(videos)
+
+    def scores_from_encoding(self, encoding) -> torch.Tensor:
         """(B, C) probabilities for one view; averaged over the test templates (ActionCLIP's test rule)."""
-        video = F.normalize(self.video_embeddings(videos), dim=-1)
+        video = F.normalize(encoding, dim=-1)
         scale = self.logit_scale()
         per_template = [F.softmax(scale * video @ t.t(), dim=-1) for t in self.all_template_features()]
         return torch.stack(per_template).mean(dim=0)
+
+    def class_scores(self, videos: torch.Tensor) -> torch.Tensor:
+        """(B, C) probabilities for one view of a batch of videos."""
+        return self.scores_from_encoding(self.video_encoding(videos))
+
+    # ----------------------------------------------------------------- encoding reuse (feature cache)
+    def weights_fingerprint(self) -> str:
+        """Content hash of every parameter and buffer; recomputed after training or loading weights."""
+        if self._weights_fingerprint is None:
+            from .feature_cache import weights_fingerprint
+
+            self._weights_fingerprint = weights_fingerprint(self)
+        return self._weights_fingerprint
+
+    def _view_encoding(self, videos: torch.Tensor, view: int):
+        cache, key = self.feature_cache, self._batch_key
+        if cache is None or key is None or self.training:
+            return self.video_encoding(videos)
+        full_key = (type(self).__qualname__, self.weights_fingerprint(), key, view)
+        encoding = cache.get(full_key, videos.device)
+        if encoding is None:
+            encoding = self.video_encoding(videos)
+            cache.put(full_key, encoding)
+        return encoding
+
+    def _keyed_step(self, step, data):
+        if self.feature_cache is not None:
+            from .feature_cache import batch_key
+
+            self._batch_key = batch_key(data["inputs"])
+        try:
+            return step(data)
+        finally:
+            self._batch_key = None
+
+    def test_step(self, data):
+        return self._keyed_step(super().test_step, data)
+
+    def val_step(self, data):
+        return self._keyed_step(super().val_step, data)
 
     # ----------------------------------------------------------------- training
     def loss(self, videos: torch.Tensor, labels: torch.Tensor) -> dict:
@@ -179,7 +235,8 @@ class VideoCLIPMethod(BaseModel):
             labels = torch.stack([s.gt_label.reshape(-1)[0] for s in data_samples]).to(inputs.device).long()
             return self.loss(inputs[:, 0], labels)
         if mode == "predict":
-            scores = torch.stack([self.class_scores(inputs[:, v]) for v in range(inputs.shape[1])]).mean(0)
+            scores = torch.stack([self.scores_from_encoding(self._view_encoding(inputs[:, v], v))
+                                  for v in range(inputs.shape[1])]).mean(0)
             for sample, score in zip(data_samples, scores):
                 sample.set_pred_score(score.detach())
                 sample.set_pred_label(score.argmax().reshape(1))

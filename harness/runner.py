@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from . import records as rec
-from .config import build_config
+from .config import build_config, identity_config
+from .feature_cache import FEATURE_CACHE
 from .errors import HarnessError
 from .methods_registry import method_class
 from .paths import REPO_ROOT, records_dir as default_records_dir
@@ -172,9 +173,19 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
     loop = TestLoop(runner, _loader(dataset, config["eval"]["batch_size"], config["data"]["num_workers"], False, 0),
                     [dict(type="VideoPredictionMetric", topk=config["eval"]["topk"])])
     runner._test_loop = loop  # hooks (IterTimerHook, LoggerHook) read runner.test_loop / test_dataloader
+    cache = FEATURE_CACHE if config["eval"]["feature_cache"] else None
+    model.feature_cache = cache
+    before = cache.counts() if cache is not None else None
     started = time.perf_counter()
-    metrics = loop.run()
+    try:
+        metrics = loop.run()
+    finally:
+        model.feature_cache = None
     elapsed = time.perf_counter() - started
+    reuse = None
+    if cache is not None:
+        after = cache.counts()
+        reuse = dict(hits=after["hits"] - before["hits"], misses=after["misses"] - before["misses"])
     details = getattr(loop.evaluator.metrics[0], "last_details", dict(predictions=[], skipped=[]))
     skipped = missing + details["skipped"]
     listed = len(video_list.entries) + len(missing)
@@ -190,7 +201,10 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
                 metrics=dict(top1=values.get("top1"), top5=values.get("top5"),
                              mean_class_accuracy=values.get("mean_class_accuracy"),
                              n_videos=values.get("n_videos")),
-                throughput_clips_per_s=round(n / elapsed, 3), eval_wall_s=round(elapsed, 3),
+                # reused encodings are not the model's speed: throughput only from evaluations that computed all
+                throughput_clips_per_s=None if reuse and reuse["hits"] else round(n / elapsed, 3),
+                eval_wall_s=round(elapsed, 3),
+                feature_cache=reuse,
                 predictions=details["predictions"], skipped=skipped)
 
 
@@ -314,7 +328,7 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         unit_key = dict(protocol=protocol["name"], protocol_version=protocol["version"], dataset=unit.dataset,
                         seed=unit.seed, shots=unit.shots, checkpoint=checkpoint, file_hashes=unit.file_hashes,
                         weights=_weights_identity(config))
-        run_id = rec.make_run_id(method, unit.label(), config, unit_key)
+        run_id = rec.make_run_id(method, unit.label(), identity_config(config), unit_key)
         path = rec.record_path(records_root, protocol["name"], method, unit.dataset, run_id)
         if path.exists() and not force:
             _log(f"[skip] {run_id}: record exists ({path.relative_to(records_root)}); --force reruns it")

@@ -231,9 +231,9 @@ class ActionCLIP(VideoCLIPMethod):
         return self.fusion(self.encode_frames(videos))
 
     # ----------------------------------------------------------------- scores
-    def class_scores(self, videos: torch.Tensor) -> torch.Tensor:
+    def scores_from_encoding(self, encoding: torch.Tensor) -> torch.Tensor:
         """``test.py``: softmax(100·cos) per template, averaged over the templates."""
-        video = F.normalize(self.video_embeddings(videos), dim=-1)
+        video = F.normalize(encoding, dim=-1)
         scale = self.test_logit_scale if self.test_logit_scale is not None else self.logit_scale()
         per_template = [F.softmax(scale * video @ t.t(), dim=-1) for t in self.all_template_features()]
         return torch.stack(per_template).mean(dim=0)

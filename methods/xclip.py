@@ -358,8 +358,11 @@ class XCLIP(VideoCLIPMethod):
         text = text_features if text_features is not None else self.raw_text_features()[0]
         return self.conditioned_logits(video, context, text)
 
-    def class_scores(self, videos: torch.Tensor) -> torch.Tensor:
-        video, context = self.encode_video(videos)
+    def video_encoding(self, videos: torch.Tensor):
+        return self.encode_video(videos)  # (video, context): the prompt generator needs both
+
+    def scores_from_encoding(self, encoding) -> torch.Tensor:
+        video, context = encoding
         per_template = [F.softmax(self.conditioned_logits(video, context, text), dim=-1)
                         for text in self.raw_text_features()]
         return torch.stack(per_template).mean(dim=0)
