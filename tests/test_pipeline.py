@@ -83,3 +83,38 @@ def test_real_clips_and_the_corrupted_file(shared_data, tmp_path):
         assert tuple(dataset[index]["inputs"].shape) == (8, 3, 32, 32)
     skipped = {row["video"] for row in read_skip_log(log)}
     assert skipped == {n for n in names if n.endswith("corrupted.mp4")}
+
+
+@pytest.mark.parametrize("shape, scale, keep_ratio", [
+    ((64, 64), (-1, 36), True),         # embedded videos, toy CLIP input
+    ((256, 340), (-1, 256), True),      # mmaction2-prepared Kinetics: unchanged size, no work
+    ((240, 426), (-1, 256), True),      # upscale, non-integer factor
+    ((1080, 1920), (-1, 256), True),    # downscale
+    ((17, 13), (-1, 256), True),        # odd, portrait
+    ((200, 300), (224, 224), False),    # training's fixed-size resize
+])
+def test_frame_resize_is_mmaction2_resize_exactly(shape, scale, keep_ratio):
+    from mmaction.datasets.transforms import Resize
+
+    from harness.data.pipeline import FrameResize
+
+    imgs = list(np.random.default_rng(0).integers(0, 256, (3, *shape, 3), dtype=np.uint8))
+    ours = FrameResize(scale=scale, keep_ratio=keep_ratio)(dict(imgs=list(imgs), img_shape=shape))
+    theirs = Resize(scale=scale, keep_ratio=keep_ratio)(dict(imgs=list(imgs), img_shape=shape))
+    assert ours["img_shape"] == theirs["img_shape"]
+    assert np.array_equal(ours["scale_factor"], theirs["scale_factor"])
+    assert all(np.array_equal(a, b) for a, b in zip(ours["imgs"], theirs["imgs"]))
+
+
+def test_segment_indices_are_shared_read_only_and_training_stays_random():
+    from harness.data.pipeline import SegmentSample
+
+    sampler = SegmentSample(frames=4, clips=2, test_mode=True)
+    first = sampler.transform(dict(total_frames=40))["frame_inds"]
+    assert first is sampler.transform(dict(total_frames=40))["frame_inds"]  # computed once per frame count
+    with pytest.raises(ValueError):
+        first[0] = 3
+    train = SegmentSample(frames=4)
+    np.random.seed(0)
+    draws = {tuple(train.transform(dict(total_frames=400))["frame_inds"]) for _ in range(5)}
+    assert len(draws) == 5 and train.transform(dict(total_frames=400))["num_clips"] == 4

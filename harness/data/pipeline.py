@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,24 @@ from ..registry import DATASETS, TRANSFORMS
 
 for _transform in (CenterCrop, Flip, FormatShape, MultiScaleCrop, PackActionInputs, Resize, ThreeCrop):
     TRANSFORMS.register_module(module=_transform, force=True)
+
+
+@TRANSFORMS.register_module()
+class FrameResize(Resize):
+    """mmaction2's ``Resize`` with the same cv2 call per frame, minus mmcv's per-call dispatch, and no work
+    when the size does not change (cv2 would return a copy of the frame: the output is identical)."""
+
+    _CV2_CODES = {"bilinear": 1, "nearest": 0, "bicubic": 2, "area": 3, "lanczos": 4}  # cv2.INTER_*
+
+    def _resize_imgs(self, imgs, new_w, new_h):
+        import cv2
+
+        if not imgs or self.interpolation not in self._CV2_CODES:
+            return super()._resize_imgs(imgs, new_w, new_h)
+        if all(img.shape[:2] == (new_h, new_w) for img in imgs):
+            return list(imgs)
+        code = self._CV2_CODES[self.interpolation]
+        return [cv2.resize(img, (new_w, new_h), interpolation=code) for img in imgs]
 
 
 def quiet_decoders() -> None:
@@ -66,7 +85,7 @@ class DecodeCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: str):
+    def get(self, key):
         with self._lock:
             value = self._items.get(key)
             if value is not None:
@@ -76,7 +95,7 @@ class DecodeCache:
                 self.misses += 1
             return value
 
-    def put(self, key: str, frames: np.ndarray) -> None:
+    def put(self, key, frames: np.ndarray) -> None:
         size = frames.nbytes
         if size > self.max_video or size > self.budget:
             return
@@ -202,20 +221,35 @@ class SegmentSample(BaseTransform):
         total = int(results["total_frames"])
         if total < 1:
             raise VideoDecodeError("no frames")
-        segment = total / self.frames
-        starts = np.arange(self.frames) * segment
         if not self.test_mode and self.random_offset:
-            offsets = [np.random.uniform(0, segment, self.frames)]
-        elif not self.test_mode:
-            offsets = [np.full(self.frames, segment / 2)]
-        else:
-            offsets = [np.full(self.frames, segment * (c + 0.5) / self.clips) for c in range(self.clips)]
-        inds = np.concatenate([np.floor(starts + o) for o in offsets]).astype(np.int64)
-        results["frame_inds"] = np.clip(inds, 0, total - 1)
+            results["frame_inds"] = self._indices(total, self.frames, self.clips, "random")
+        else:  # deterministic: computed once per frame count (a measurable share of a small video's cost)
+            results["frame_inds"] = self._fixed_indices(total, self.frames, self.clips,
+                                                        "test" if self.test_mode else "centre")
         results["clip_len"] = 1
         results["frame_interval"] = None
-        results["num_clips"] = self.frames * len(offsets)
+        results["num_clips"] = len(results["frame_inds"])
         return results
+
+    @staticmethod
+    def _indices(total: int, frames: int, clips: int, mode: str) -> np.ndarray:
+        segment = total / frames
+        starts = np.arange(frames) * segment
+        if mode == "random":
+            offsets = [np.random.uniform(0, segment, frames)]
+        elif mode == "centre":
+            offsets = [np.full(frames, segment / 2)]
+        else:
+            offsets = [np.full(frames, segment * (c + 0.5) / clips) for c in range(clips)]
+        inds = np.concatenate([np.floor(starts + o) for o in offsets]).astype(np.int64)
+        return np.clip(inds, 0, total - 1)
+
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def _fixed_indices(total: int, frames: int, clips: int, mode: str) -> np.ndarray:
+        inds = SegmentSample._indices(total, frames, clips, mode)
+        inds.setflags(write=False)  # shared between calls: nothing downstream may modify it
+        return inds
 
 
 FRAME_COUNTS: dict[str, int] = {}
@@ -274,10 +308,11 @@ class DecodeFrames(BaseTransform):
     def transform(self, results: dict) -> dict:
         path = results["filename"]
         inds = np.asarray(results["frame_inds"], dtype=np.int64)
+        sampled_key = (path, inds.tobytes())
         imgs = DECODE_CACHE.get(f"full:{path}")
         if imgs is not None:
             imgs = imgs[inds]
-        elif self.cache == "sampled" and (hit := DECODE_CACHE.get(f"{path}|{inds.tobytes().hex()}")) is not None:
+        elif self.cache == "sampled" and (hit := DECODE_CACHE.get(sampled_key)) is not None:
             imgs = hit
         else:
             reader = results.pop("video_reader", None)
@@ -300,7 +335,7 @@ class DecodeFrames(BaseTransform):
                 except Exception as error:
                     imgs = self._pyav_fallback(path, inds, len(reader), error)
                 if self.cache == "sampled":
-                    DECODE_CACHE.put(f"{path}|{inds.tobytes().hex()}", imgs)
+                    DECODE_CACHE.put(sampled_key, imgs)
         results.pop("video_reader", None)
         if imgs.ndim != 4 or imgs.shape[-1] != 3 or min(imgs.shape[1:3]) < 1:
             raise VideoDecodeError(f"decoded frames have an unusable shape {imgs.shape}")
@@ -317,11 +352,11 @@ def build_pipeline(frames: int, input_size: int, train: bool, clips: int = 1, cr
     steps = [dict(type=OpenVideo),
              dict(type=SegmentSample, frames=frames, clips=clips, test_mode=not train, random_offset=random_offset),
              dict(type=DecodeFrames, cache="full" if train else "sampled"),
-             dict(type=Resize, scale=(-1, short))]
+             dict(type=FrameResize, scale=(-1, short))]
     if train:
         steps += [dict(type=MultiScaleCrop, input_size=input_size, scales=(1, 0.875, 0.75, 0.66),
                        random_crop=False, max_wh_scale_gap=1),
-                  dict(type=Resize, scale=(input_size, input_size), keep_ratio=False)]
+                  dict(type=FrameResize, scale=(input_size, input_size), keep_ratio=False)]
         if flip:
             steps.append(dict(type=Flip, flip_ratio=0.5))
     elif crops == 3:
