@@ -36,6 +36,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--backbone", default="ViT-B-32", help="open_clip architecture (random init)")
     parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--device", default="cpu", help="torch device for the model figures (cpu, cuda, cuda:1)")
     parser.add_argument("--clips", type=int, default=8, help="videos per measurement")
     parser.add_argument("--batch-size", type=int, default=2, help="training batch for step time / memory")
     parser.add_argument("--repeats", type=int, default=3, help="alternating repeats; the median ratio is kept")
@@ -67,14 +68,27 @@ def _videos(count: int):
     return video_list, entries
 
 
-def _build(method: str, backbone: str, frames: int):
+def _build(method: str, backbone: str, frames: int, device: str = "cpu"):
     from .config import build_config
     from .methods_registry import method_class
 
     config = build_config(method, embedded=backbone == "toy-vit", backbone=backbone,
                           cfg_options=[f"model.frames={frames}"])
     model = method_class(method)(backbone=config["backbone"], **config["model"]).eval()
-    return model, config
+    return model.to(_device(device)), config
+
+
+def _device(name: str) -> torch.device:
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise HarnessError(f"--device {name}: torch sees no CUDA device here; run on a GPU machine or use --device cpu")
+    return device
+
+
+def _sync() -> None:
+    """Wait for queued GPU work, so wall-clock timings cover it."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def _dataset(model, video_list, entries, train: bool = False):
@@ -188,19 +202,24 @@ def data_path_sets(args) -> list[tuple[str, list, int]]:
 
 
 def _timed(function) -> float:
+    _sync()
     started = time.perf_counter()
     function()
+    _sync()
     return time.perf_counter() - started
 
 
 # ----------------------------------------------------------------------------------------- overhead
-def bench_overhead(method: str, backbone: str, frames: int, clips: int, repeats: int) -> dict:
+def bench_overhead(method: str, backbone: str, frames: int, clips: int, repeats: int, device: str = "cpu") -> dict:
     from mmengine.dataset import pseudo_collate
 
     from .feature_cache import FeatureCache
     from .metrics import VideoPredictionMetric
+    from .profile import profile_method
 
     model, config = _build(method, backbone, frames)
+    gmacs = profile_method(method, method=model)["gmacs_per_view"]  # counted on the CPU, before the move
+    model.to(_device(device))
     video_list, entries = _videos(clips)
     model.set_class_names(video_list.class_names, video_list.descriptions)
     dataset = _dataset(model, video_list, entries)
@@ -236,26 +255,28 @@ def bench_overhead(method: str, backbone: str, frames: int, clips: int, repeats:
     bare_rate, harness_rate = clips / statistics.median(bare_times), clips / statistics.median(harness_times)
     return dict(method=method, bare_clips_per_s=round(bare_rate, 3), harness_clips_per_s=round(harness_rate, 3),
                 overhead_ratio=round(statistics.median(b / h for b, h in zip(bare_times, harness_times)), 3),
-                pairs=len(bare_times))
+                pairs=len(bare_times), gmacs_per_view=gmacs, device=str(model._device()))
 
 
 # ----------------------------------------------------------------------------------------- training
-def bench_training_one(method: str, backbone: str, frames: int, batch_size: int, steps: int = 4) -> dict:
-    """Step time (forward + backward + optimizer) and peak RSS above the built model, in this process."""
-    import resource
-
-    model, config = _build(method, backbone, frames)
+def bench_training_one(method: str, backbone: str, frames: int, batch_size: int, steps: int = 4,
+                       device: str = "cpu") -> dict:
+    """Step time (forward + backward + optimizer) and peak memory above the built model, in this process
+    (process RSS on the CPU; allocated device memory on a GPU)."""
+    model, config = _build(method, backbone, frames, device)
+    on_gpu = model._device().type == "cuda"
     model.train()
     model.set_class_names([f"class {i}" for i in range(8)], {f"class {i}": f"class {i}" for i in range(8)})
     groups = model.param_groups(1e-5, 0.0)
     optimizer = torch.optim.AdamW(groups, lr=1e-5) if groups else None
     size = model.input_size
     generator = torch.Generator().manual_seed(0)
-    videos = torch.randn(batch_size, frames, 3, size, size, generator=generator)
-    labels = torch.arange(batch_size) % 8
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    videos = torch.randn(batch_size, frames, 3, size, size, generator=generator).to(model._device())
+    labels = (torch.arange(batch_size) % 8).to(model._device())
+    before = _memory_mb(on_gpu, reset=True)
     times = []
     for _ in range(steps):
+        _sync()
         started = time.perf_counter()
         losses = model.loss(videos, labels)
         loss = sum(v for k, v in losses.items() if "loss" in k)
@@ -263,19 +284,32 @@ def bench_training_one(method: str, backbone: str, frames: int, batch_size: int,
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        _sync()
         times.append(time.perf_counter() - started)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _memory_mb(on_gpu)
     counts = model.parameter_counts()
     return dict(method=method, step_time_s=round(statistics.median(times[1:] or times), 4),
                 peak_memory_mb=round(peak, 1), training_memory_mb=round(peak - before, 1),
-                batch_size=batch_size, **counts)
+                memory_kind="cuda max_memory_allocated" if on_gpu else "process max RSS",
+                device=str(model._device()), batch_size=batch_size, **counts)
 
 
-def bench_training(methods, backbone: str, frames: int, batch_size: int) -> list[dict]:
+def _memory_mb(on_gpu: bool, reset: bool = False) -> float:
+    if on_gpu:
+        if reset:
+            torch.cuda.reset_peak_memory_stats()
+            return torch.cuda.memory_allocated() / 2**20
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_training(methods, backbone: str, frames: int, batch_size: int, device: str = "cpu") -> list[dict]:
     results = []
     for method in methods:
         command = [sys.executable, "-m", "harness", "bench", "--train-one", method, "--backbone", backbone,
-                   "--frames", str(frames), "--batch-size", str(batch_size)]
+                   "--frames", str(frames), "--batch-size", str(batch_size), "--device", device]
         output = subprocess.run(command, capture_output=True, text=True, timeout=1800)
         if output.returncode != 0:
             results.append(dict(method=method, error=output.stderr.strip().splitlines()[-1:]))
@@ -285,18 +319,19 @@ def bench_training(methods, backbone: str, frames: int, batch_size: int) -> list
 
 
 # ----------------------------------------------------------------------------------------- scaling
-def bench_scaling(backbone: str, clips: int) -> dict:
+def bench_scaling(backbone: str, clips: int, device: str = "cpu") -> dict:
     """Evaluation seconds per clip of the frozen-CLIP path against frames, and text seconds against classes."""
     out = dict(frames={}, classes={})
     for frames in (8, 16, 32):
-        model, _ = _build("clip", backbone, frames)
-        videos = torch.randn(min(clips, 4), frames, 3, model.input_size, model.input_size)
+        model, _ = _build("clip", backbone, frames, device)
+        videos = torch.randn(min(clips, 4), frames, 3, model.input_size, model.input_size).to(model._device())
         model.set_class_names(["a", "b"])
         with torch.no_grad():
             model.all_template_features()
+            model.class_scores(videos[:1])  # warm-up (kernel selection on a GPU)
             seconds = _timed(lambda: model.class_scores(videos))
         out["frames"][frames] = round(seconds / len(videos), 4)
-    model, _ = _build("clip", backbone, 8)
+    model, _ = _build("clip", backbone, 8, device)
     for classes in (10, 100, 400):
         model.set_class_names([f"action number {i}" for i in range(classes)])
         with torch.no_grad():
@@ -308,28 +343,31 @@ def bench_scaling(backbone: str, clips: int) -> dict:
 
 # ----------------------------------------------------------------------------------------- command
 def handle(args) -> int:
+    _device(args.device)  # an unusable device is one line now, not an error after minutes of data-path timing
     if args.train_one:
-        print(json.dumps(bench_training_one(args.train_one, args.backbone, args.frames, args.batch_size)))
+        print(json.dumps(bench_training_one(args.train_one, args.backbone, args.frames, args.batch_size,
+                                            device=args.device)))
         return 0
     from .records import environment
 
     import shlex
 
     report = dict(command="python -m harness " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
-                  backbone=args.backbone, frames=args.frames, clips=args.clips, machine=environment()["machine"],
+                  backbone=args.backbone, frames=args.frames, clips=args.clips, device=args.device,
+                  machine=environment()["machine"],
                   versions=environment()["versions"], git_revision=environment()["git_revision"])
     if "data" not in args.skip:
         report["data_path"] = [bench_data_path(files, args.frames, size, args.repeats, label, args.min_seconds)
                                for label, files, size in data_path_sets(args)]
         report["data_path_ratio"] = min(d["data_path_ratio"] for d in report["data_path"] if "data_path_ratio" in d)
     if "overhead" not in args.skip:
-        report["overhead"] = [bench_overhead(m, args.backbone, args.frames, args.clips, args.repeats)
+        report["overhead"] = [bench_overhead(m, args.backbone, args.frames, args.clips, args.repeats, args.device)
                               for m in args.methods]
         report["overhead_ratio"] = min(r["overhead_ratio"] for r in report["overhead"])
     if "training" not in args.skip:
-        report["training"] = bench_training(args.methods, args.backbone, args.frames, args.batch_size)
+        report["training"] = bench_training(args.methods, args.backbone, args.frames, args.batch_size, args.device)
     if "scaling" not in args.skip:
-        report["scaling"] = bench_scaling(args.backbone, args.clips)
+        report["scaling"] = bench_scaling(args.backbone, args.clips, args.device)
     if args.output:
         from pathlib import Path
 
@@ -353,9 +391,10 @@ def _print(report: dict) -> None:
                        headers=["data path", "clips", "frame size", "input", "harness clips/s", "raw decord clips/s",
                                 "ratio (goal ≥ 0.8)"], tablefmt="github"))
     if "overhead" in report:
-        print(tabulate([[r["method"], r["harness_clips_per_s"], r["bare_clips_per_s"], r["overhead_ratio"]]
-                        for r in report["overhead"]], headers=["method", "harness clips/s", "bare clips/s",
-                                                               "ratio (goal ≥ 0.95)"], tablefmt="github"))
+        print(tabulate([[r["method"], r.get("gmacs_per_view"), r["harness_clips_per_s"], r["bare_clips_per_s"],
+                         r["overhead_ratio"]] for r in report["overhead"]],
+                       headers=["method", "GMACs/view", "harness clips/s", "bare clips/s", "ratio (goal ≥ 0.95)"],
+                       tablefmt="github"))
     if "training" in report:
         print(tabulate([[r.get("method"), r.get("step_time_s"), r.get("training_memory_mb"), r.get("peak_memory_mb"),
                          r.get("trainable_params")] for r in report["training"]],

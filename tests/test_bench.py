@@ -69,6 +69,8 @@ def test_bench_overhead_and_training_on_the_toy_backbone():
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert [r["method"] for r in report["overhead"]] == ["clip", "ezclip"]
     assert report["overhead_ratio"] == min(r["overhead_ratio"] for r in report["overhead"]) > 0
+    gmacs = {r["method"]: r["gmacs_per_view"] for r in report["overhead"]}
+    assert gmacs["ezclip"] > gmacs["clip"] > 0  # temporal prompts and adapters cost compute
     training = {r["method"]: r for r in report["training"]}
     assert training["clip"]["trainable_params"] == 0
     assert training["ezclip"]["trainable_params"] > 0 and training["ezclip"]["step_time_s"] > 0
@@ -78,3 +80,14 @@ def test_videos_that_match_nothing_is_one_line_error(tmp_path):
     out = run_cli("bench", "--skip", "overhead", "training", "scaling", "--videos", str(tmp_path / "*.mp4"))
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "--videos matched no file" in out.stderr
+
+
+def test_a_device_torch_cannot_use_is_one_line_error():
+    import pytest
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("the error path needs a machine without CUDA; here --device cuda is valid")
+    out = run_cli("bench", "--device", "cuda", "--skip", "data")
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
+    assert "--device cuda" in out.stderr and "--device cpu" in out.stderr
