@@ -81,3 +81,17 @@ def test_plugin_method_registered_from_outside_runs_end_to_end(tmp_path):
     record = json.loads(records[0].read_text())
     assert record["method"] == "frame-weights" and record["model"]["trainable_params"] == 8
     assert record["training"]["iterations"] > 0
+
+
+def test_repeated_evaluations_of_a_frozen_model_reuse_encodings_exactly(tmp_path):
+    cached = _run("clip", "base2novel", tmp_path / "on", seeds=[1, 2], datasets=["toy-temporal"])
+    second = cached[1]["evaluations"]
+    assert all(e["feature_cache"]["misses"] == 0 and e["feature_cache"]["hits"] > 0 for e in second)
+    assert all(e["throughput_clips_per_s"] is None for e in second)  # reuse is not the model's speed
+    plain = _run("clip", "base2novel", tmp_path / "off", seeds=[1, 2], datasets=["toy-temporal"],
+                 cfg_options=FAST + ["eval.feature_cache=false"])
+    assert [r["run_id"] for r in plain] == [r["run_id"] for r in cached]  # a result-neutral switch
+    for with_cache, without in zip(cached, plain):
+        for a, b in zip(with_cache["evaluations"], without["evaluations"]):
+            assert b["feature_cache"] is None and b["throughput_clips_per_s"] > 0
+            assert a["predictions"] == b["predictions"]
