@@ -249,7 +249,7 @@ def bench_overhead(method: str, backbone: str, frames: int, clips: int, repeats:
 
     with torch.no_grad():
         model.all_template_features()  # text features once per class set, outside both timings
-        model.weights_fingerprint()  # once per model (per run unit), outside both timings
+        model.weights_fingerprint()  # once per evaluation (amortised over its whole list), outside both timings
     bare()  # warm-up
     bare_times, harness_times = _paired(bare, harness_path, repeats)
     bare_rate, harness_rate = clips / statistics.median(bare_times), clips / statistics.median(harness_times)

@@ -171,9 +171,11 @@ class VideoCLIPMethod(BaseModel):
         return self.scores_from_encoding(self.video_encoding(videos))
 
     # ----------------------------------------------------------------- encoding reuse (feature cache)
-    def weights_fingerprint(self) -> str:
-        """Content hash of every parameter and buffer; recomputed after training or loading weights."""
-        if self._weights_fingerprint is None:
+    def weights_fingerprint(self, refresh: bool = False) -> str:
+        """Content hash of every parameter and buffer; recomputed after training, after loading weights and
+        whenever ``refresh`` is asked (the runner refreshes it at the start of every evaluation, so weights
+        changed any other way can never be served stale encodings)."""
+        if refresh or self._weights_fingerprint is None:
             from .feature_cache import weights_fingerprint
 
             self._weights_fingerprint = weights_fingerprint(self)

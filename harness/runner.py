@@ -178,6 +178,8 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
     before = cache.counts() if cache is not None else None
     started = time.perf_counter()
     try:
+        if cache is not None:
+            model.weights_fingerprint(refresh=True)
         metrics = loop.run()
     finally:
         model.feature_cache = None

@@ -151,3 +151,16 @@ def test_the_switch_is_not_part_of_the_run_id():
     assert make_run_id("clip", "u", identity_config(on), unit) == make_run_id("clip", "u", identity_config(off), unit)
     other = build_config("clip", embedded=True, cfg_options=["eval.batch_size=4"])
     assert make_run_id("clip", "u", identity_config(other), unit) != make_run_id("clip", "u", identity_config(on), unit)
+
+
+def test_weights_changed_in_place_are_seen_after_a_refresh(clip_model):
+    cache = FeatureCache()
+    clip_model.feature_cache = cache
+    _scores(clip_model, _batch(8))
+    with torch.no_grad():
+        clip_model.clip.visual.proj.add_(0.01)  # neither train() nor load_state_dict: only a refresh notices
+    clip_model.weights_fingerprint(refresh=True)  # what the runner does before every evaluation
+    changed = _scores(clip_model, _batch(8))
+    assert cache.counts() == dict(hits=0, misses=2)
+    clip_model.feature_cache = None
+    assert torch.equal(changed, _scores(clip_model, _batch(8)))
