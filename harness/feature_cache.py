@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
-from collections import OrderedDict
 
 import torch
+
+from .lru import ByteBudgetLRU
 
 
 def _tensor_bytes(tensor: torch.Tensor) -> memoryview:
@@ -66,51 +66,18 @@ def _to(encoding, device):
     return type(encoding)(_to(item, device) for item in encoding)
 
 
-class FeatureCache:
-    """LRU map from (weights, batch content, view) to a video encoding (a tensor or a tuple of tensors)."""
+class FeatureCache(ByteBudgetLRU):
+    """(weights, batch content, view) → a video encoding (a tensor or a tuple of tensors), kept on the CPU."""
 
     def __init__(self, budget_mb: float = 1024):
-        self.budget = int(budget_mb * 2**20)
-        self._items: OrderedDict[tuple, object] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        super().__init__(int(budget_mb * 2**20), _nbytes)
 
-    def get(self, key: tuple, device):
-        with self._lock:
-            encoding = self._items.get(key)
-            if encoding is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
-        return _to(encoding, device)
+    def get(self, key: tuple, device=None):
+        encoding = super().get(key)
+        return None if encoding is None else _to(encoding, device or "cpu")
 
     def put(self, key: tuple, encoding) -> None:
-        size = _nbytes(encoding)
-        if size > self.budget:
-            return
-        stored = _to(encoding, "cpu")
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = stored
-            self._bytes += size
-            while self._bytes > self.budget:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= _nbytes(old)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-            self.hits = self.misses = 0
-
-    def counts(self) -> dict:
-        return dict(hits=self.hits, misses=self.misses)
-
-    def __len__(self) -> int:
-        return len(self._items)
+        super().put(key, _to(encoding, "cpu"))
 
 
 FEATURE_CACHE = FeatureCache(float(os.environ.get("HARNESS_FEATURE_CACHE_MB", 1024)))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from mmaction.datasets.transforms import (CenterCrop, Flip, FormatShape, MultiSc
                                           Resize, ThreeCrop)
 from mmcv.transforms import BaseTransform
 
+from ..lru import ByteBudgetLRU
 from ..registry import DATASETS, TRANSFORMS
 
 for _transform in (CenterCrop, Flip, FormatShape, MultiScaleCrop, PackActionInputs, Resize, ThreeCrop):
@@ -74,44 +74,16 @@ class VideoDecodeError(RuntimeError):
     """A video that cannot be read as the protocol needs it (the message says why)."""
 
 
-class DecodeCache:
-    """LRU cache of fully decoded short videos, bounded in bytes (per process)."""
+class DecodeCache(ByteBudgetLRU):
+    """Decoded short videos (uint8 arrays), bounded in bytes per process; videos above ``max_video_mb`` are
+    never cached."""
 
     def __init__(self, budget_mb: float = 512, max_video_mb: float = 16):
-        self.budget = int(budget_mb * 2**20)
-        self.max_video = int(max_video_mb * 2**20)
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        super().__init__(int(budget_mb * 2**20), lambda frames: frames.nbytes, int(max_video_mb * 2**20))
 
-    def get(self, key):
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
-            else:
-                self.misses += 1
-            return value
-
-    def put(self, key, frames: np.ndarray) -> None:
-        size = frames.nbytes
-        if size > self.max_video or size > self.budget:
-            return
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = frames
-            self._bytes += size
-            while self._bytes > self.budget:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= old.nbytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
+    @property
+    def max_video(self) -> int:
+        return self.max_item
 
 
 DECODE_CACHE = DecodeCache(float(os.environ.get("HARNESS_DECODE_CACHE_MB", 512)))
