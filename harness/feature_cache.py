@@ -6,8 +6,8 @@ exactly the same encodings. The cache makes the second time free, without any ch
 
 * the key is the **content** of the batch — sha256 of the uint8 frames as the pipeline delivered them
   (before normalisation, so hashing is cheap: ~5 ms per 8 clips of 8×224² on one core) — plus the view
-  index, the method class and a fingerprint of every parameter and buffer of the model, refreshed at the
-  start of every evaluation;
+  index, the method class, a hash of the method's options (same weights can run another code path) and a
+  fingerprint of every parameter and buffer of the model, refreshed at the start of every evaluation;
 * a hit needs the **whole batch** to match, so a cached result is the very tensor the model would compute
   for that batch (no batch-size-dependent rounding can creep in); evaluations of the same list in the same
   order (what repeated evaluations are) hit every batch;

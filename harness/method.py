@@ -74,6 +74,7 @@ class VideoCLIPMethod(BaseModel):
         self.descriptions: dict[str, str] | None = None
         self._text_cache: torch.Tensor | None = None
         self.feature_cache = None  # a FeatureCache, set by the runner for evaluations
+        self.feature_cache_scope = ""  # the method's options (set by the runner): same weights, other code path
         self._weights_fingerprint: str | None = None
         self._batch_key: str | None = None
 
@@ -185,7 +186,7 @@ class VideoCLIPMethod(BaseModel):
         cache, key = self.feature_cache, self._batch_key
         if cache is None or key is None or self.training:
             return self.video_encoding(videos)
-        full_key = (type(self).__qualname__, self.weights_fingerprint(), key, view)
+        full_key = (type(self).__qualname__, self.feature_cache_scope, self.weights_fingerprint(), key, view)
         encoding = cache.get(full_key, videos.device)
         if encoding is None:
             encoding = self.video_encoding(videos)

@@ -175,6 +175,8 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
     runner._test_loop = loop  # hooks (IterTimerHook, LoggerHook) read runner.test_loop / test_dataloader
     cache = FEATURE_CACHE if config["eval"]["feature_cache"] else None
     model.feature_cache = cache
+    # options that change the computation without changing the weights (e.g. ActionCLIP's Conv1D view) scope it
+    model.feature_cache_scope = rec.config_hash(dict(model=config["model"], backbone=config["backbone"]))
     before = cache.counts() if cache is not None else None
     started = time.perf_counter()
     try:

@@ -164,3 +164,13 @@ def test_weights_changed_in_place_are_seen_after_a_refresh(clip_model):
     assert cache.counts() == dict(hits=0, misses=2)
     clip_model.feature_cache = None
     assert torch.equal(changed, _scores(clip_model, _batch(8)))
+
+
+def test_options_that_change_the_computation_but_not_the_weights_miss(clip_model):
+    cache = FeatureCache()
+    clip_model.feature_cache = cache
+    clip_model.feature_cache_scope = "options-a"
+    _scores(clip_model, _batch(9))
+    clip_model.feature_cache_scope = "options-b"  # e.g. ActionCLIP conv1d_official_view: same state dict
+    _scores(clip_model, _batch(9))
+    assert cache.counts() == dict(hits=0, misses=2)
