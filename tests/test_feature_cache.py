@@ -46,6 +46,15 @@ def _scores(model, data):
         return torch.stack([s.pred_score for s in model.test_step(data)])
 
 
+def _assert_recomputed(model, data, expected_misses: int):
+    """Scoring ``data`` misses the model's cache and gives what the model computes without any cache."""
+    cache = model.feature_cache
+    with_cache = _scores(model, data)
+    assert cache.counts() == dict(hits=0, misses=expected_misses)
+    model.feature_cache = None
+    assert torch.equal(with_cache, _scores(model, data))
+
+
 @pytest.fixture
 def clip_model():
     torch.manual_seed(0)
@@ -85,10 +94,7 @@ def test_other_content_or_changed_weights_miss(clip_model):
     state = clip_model.state_dict()
     state["clip.visual.proj"] = state["clip.visual.proj"] + 0.01
     clip_model.load_state_dict(state)  # new weights: new fingerprint
-    changed = _scores(clip_model, _batch(2))
-    assert cache.counts() == dict(hits=0, misses=3)
-    clip_model.feature_cache = None
-    assert torch.equal(changed, _scores(clip_model, _batch(2)))
+    _assert_recomputed(clip_model, _batch(2), expected_misses=3)
 
 
 def test_training_mode_resets_the_fingerprint_and_a_new_instance_with_equal_weights_hits(clip_model):
@@ -160,10 +166,7 @@ def test_weights_changed_in_place_are_seen_after_a_refresh(clip_model):
     with torch.no_grad():
         clip_model.clip.visual.proj.add_(0.01)  # neither train() nor load_state_dict: only a refresh notices
     clip_model.weights_fingerprint(refresh=True)  # what the runner does before every evaluation
-    changed = _scores(clip_model, _batch(8))
-    assert cache.counts() == dict(hits=0, misses=2)
-    clip_model.feature_cache = None
-    assert torch.equal(changed, _scores(clip_model, _batch(8)))
+    _assert_recomputed(clip_model, _batch(8), expected_misses=2)
 
 
 def test_options_that_change_the_computation_but_not_the_weights_miss(clip_model):
