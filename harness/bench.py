@@ -91,12 +91,12 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def _dataset(model, video_list, entries, train: bool = False):
+def _dataset(entries, root, frames: int, size: int):
+    """The test dataset a run builds (once per evaluation) for these videos."""
     from .data.pipeline import VideoListDataset, build_pipeline
 
-    size = model.input_size
-    return VideoListDataset(entries, video_list.video_root, build_pipeline(model.frames, size, train=train),
-                            test_mode=not train, placeholder_shape=(model.frames, 3, size, size))
+    return VideoListDataset(entries, root, build_pipeline(frames, size, train=False), test_mode=True,
+                            placeholder_shape=(frames, 3, size, size))
 
 
 def _cold():
@@ -107,20 +107,23 @@ def _cold():
 
 
 # ----------------------------------------------------------------------------------------- data path
-def _decodable(paths, sampler) -> tuple[list[str], list[str]]:
-    """Split files into those decord decodes (the raw baseline needs decord) and the rest (listed, not timed):
-    GIFs, corrupt files."""
-    from .data.pipeline import VideoDecodeError, _open_decord
+def _decodable(paths, sampler) -> tuple[list[str], list[str], list[str]]:
+    """Split files into those decord decodes (the raw baseline needs decord) and the rest (listed, not timed:
+    GIFs, corrupt files); also the frame sizes (W×H) of the decodable ones."""
+    from .data.pipeline import _open_decord
 
-    good, skipped = [], []
+    good, skipped, sizes = [], [], set()
     for path in paths:
-        try:
+        try:  # decord raises its own error types besides the harness's VideoDecodeError
             reader = _open_decord(str(path))
-            reader.get_batch(list(map(int, sampler.transform(dict(total_frames=len(reader)))["frame_inds"])))
-            good.append(str(path))
-        except (VideoDecodeError, Exception):  # noqa: B014 — decord raises its own error types
+            frames = reader.get_batch(list(map(int, sampler.transform(dict(total_frames=len(reader)))["frame_inds"])))
+        except Exception:
             skipped.append(str(path))
-    return good, skipped
+            continue
+        good.append(str(path))
+        height, width = frames.shape[1:3]
+        sizes.add((height, width))
+    return good, skipped, [f"{w}x{h}" for h, w in sorted(sizes)]
 
 
 def bench_data_path(paths, frames: int, input_size: int, repeats: int, label: str, min_seconds: float = 2.0) -> dict:
@@ -130,18 +133,16 @@ def bench_data_path(paths, frames: int, input_size: int, repeats: int, label: st
     from torch.utils.data import DataLoader
 
     from .config import ENGINE_DEFAULTS
-    from .data.pipeline import SegmentSample, VideoListDataset, build_pipeline
+    from .data.pipeline import SegmentSample
 
     sampler = SegmentSample(frames=frames, test_mode=True)
-    paths, skipped = _decodable(paths, sampler)
+    paths, skipped, frame_sizes = _decodable(paths, sampler)
     if not paths:
         return dict(set=label, error="no file decord can decode", skipped=skipped)
     root = os.path.commonpath([os.path.dirname(p) for p in paths])
     entries = [(os.path.relpath(p, root), 0) for p in paths]
     workers = ENGINE_DEFAULTS["data"]["num_workers"]
-    # built once, as a run builds its dataset once per evaluation
-    dataset = VideoListDataset(entries, root, build_pipeline(frames, input_size, train=False), test_mode=True,
-                               placeholder_shape=(frames, 3, input_size, input_size))
+    dataset = _dataset(entries, root, frames, input_size)
 
     def raw():
         for path in paths:
@@ -158,8 +159,7 @@ def bench_data_path(paths, frames: int, input_size: int, repeats: int, label: st
     raw_times, harness_times = _paired(raw, harness_path, repeats, min_seconds)
     clips = len(paths)
     raw_rate, harness_rate = clips / statistics.median(raw_times), clips / statistics.median(harness_times)
-    shapes = sorted({tuple(decord.VideoReader(p, num_threads=1)[0].shape[:2]) for p in paths})
-    return dict(set=label, clips=clips, frame_sizes=[f"{w}x{h}" for h, w in shapes], frames=frames,
+    return dict(set=label, clips=clips, frame_sizes=frame_sizes, frames=frames,
                 input_size=input_size, num_workers=workers, raw_decord_clips_per_s=round(raw_rate, 2),
                 harness_clips_per_s=round(harness_rate, 2),
                 data_path_ratio=round(statistics.median(r / h for r, h in zip(raw_times, harness_times)), 3),
@@ -222,7 +222,7 @@ def bench_overhead(method: str, backbone: str, frames: int, clips: int, repeats:
     model.to(_device(device))
     video_list, entries = _videos(clips)
     model.set_class_names(video_list.class_names, video_list.descriptions)
-    dataset = _dataset(model, video_list, entries)
+    dataset = _dataset(entries, video_list.video_root, model.frames, model.input_size)
     batch = config["eval"]["batch_size"]
     batches = [pseudo_collate([dataset[i] for i in range(s, min(s + batch, len(dataset)))])
                for s in range(0, len(dataset), batch)]

@@ -5,7 +5,9 @@ and says little about a real benchmark. Real Kinetics/UCF/HMDB files as mmaction
 a short side of 256 (340×256), ~10 s at 30 fps, with a keyframe every ~250 frames (x264's default), so
 sampling 8 frames means seeking and decoding long runs of P/B-frames. These clips have that shape: the
 embedded world's moving shapes, rendered at full size, with per-frame sensor noise so that inter frames carry
-real residuals, encoded with libx264 (PyAV) at a Kinetics-like bit rate. Deterministic; cached under
+real residuals, encoded with libx264 (PyAV, crf 23, keyframe every 250 frames). The flat synthetic scenes
+still compress to ~80–200 kB per 10 s, less than real footage, so decoding them is cheaper than decoding real
+videos and the data-path ratio measured on them errs low. Deterministic; cached under
 ``HARNESS_CACHE/fullsize-v1``.
 """
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _write(path: Path, frames: np.ndarray) -> None:
 
 
 def ensure_fullsize_clips(count: int = 8, root: Path | None = None) -> list[Path]:
-    """Paths of ``count`` full-size H.264 clips, generated on first use (~1 s each)."""
+    """Paths of ``count`` full-size H.264 clips, generated on first use (~5 s each on one core)."""
     root = Path(root) if root else cache_dir() / f"fullsize-v{VERSION}"
     paths = [root / f"clip_{i:03d}.mp4" for i in range(count)]
     if all(p.is_file() for p in paths):

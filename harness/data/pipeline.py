@@ -81,10 +81,6 @@ class DecodeCache(ByteBudgetLRU):
     def __init__(self, budget_mb: float = 512, max_video_mb: float = 16):
         super().__init__(int(budget_mb * 2**20), lambda frames: frames.nbytes, int(max_video_mb * 2**20))
 
-    @property
-    def max_video(self) -> int:
-        return self.max_item
-
 
 DECODE_CACHE = DecodeCache(float(os.environ.get("HARNESS_DECODE_CACHE_MB", 512)))
 
@@ -297,7 +293,7 @@ class DecodeFrames(BaseTransform):
                 full = read_all_frames(path)
                 DECODE_CACHE.put(f"full:{path}", full)
                 imgs = full[inds]
-            elif self.cache == "full" and len(reader) * np.prod(reader[0].shape) <= DECODE_CACHE.max_video:
+            elif self.cache == "full" and len(reader) * np.prod(reader[0].shape) <= DECODE_CACHE.max_item:
                 full = read_all_frames(path)
                 DECODE_CACHE.put(f"full:{path}", full)
                 imgs = full[inds]
