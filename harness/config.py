@@ -37,12 +37,16 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "save_checkpoint": True,
         "log_interval": 10,
         "threads": 0,               # torch threads; 0 = auto (1 for the embedded toy backbone, else torch's default)
+        "train_eval_videos": 256,   # train top-1 of the final weights on (a fixed sample of) the training list; 0 = off
+        "tensorboard": False,       # also log scalars through mmengine's TensorboardVisBackend (extra: tensorboard)
+        "progress": True,           # live progress line on a terminal, a short line every 20 s otherwise
     },
 }
 
 #: Settings that cannot change a result (tested), left out of the run id so turning them on or off reuses
 #: the records already made.
-RESULT_NEUTRAL_KEYS: tuple[tuple[str, str], ...] = (("eval", "feature_cache"),)
+RESULT_NEUTRAL_KEYS: tuple[tuple[str, str], ...] = (("eval", "feature_cache"), ("runtime", "tensorboard"),
+                                                    ("runtime", "progress"))
 
 
 def identity_config(config: dict) -> dict:
@@ -182,3 +186,24 @@ def _validate_values(config: dict) -> None:
         raise HarnessError("data.max_failed_fraction must be between 0 and 1")
     if train["batch_size"] < 1 or train["epochs"] < 0:
         raise HarnessError("train.batch_size must be ≥ 1 and train.epochs ≥ 0")
+    _validate_schedule(train, runtime)
+
+
+def _validate_schedule(train: dict, runtime: dict) -> None:
+    """A schedule that cannot be what the user meant is refused before anything runs."""
+    epochs, warmup = train["epochs"], train["warmup_epochs"]
+    if warmup < 0:
+        raise HarnessError(f"train.warmup_epochs must be ≥ 0 (got {warmup})")
+    if epochs == 0 and warmup > 0:
+        raise HarnessError(f"train.epochs=0 trains nothing but train.warmup_epochs={warmup}; to evaluate without "
+                           "training also set train.warmup_epochs=0, else give train.epochs > warmup")
+    if epochs > 0 and warmup > epochs:
+        raise HarnessError(f"train.warmup_epochs={warmup} is longer than train.epochs={epochs}; the learning rate "
+                           "would never reach its peak — lower warmup_epochs or raise epochs")
+    lr = train["optimizer"].get("lr")
+    if epochs > 0 and not (isinstance(lr, (int, float)) and lr > 0):
+        raise HarnessError(f"train.optimizer.lr must be a positive number (got {lr!r})")
+    if not 0 <= train["min_lr_ratio"] <= 1:
+        raise HarnessError(f"train.min_lr_ratio must be between 0 and 1 (got {train['min_lr_ratio']})")
+    if runtime["train_eval_videos"] < 0 or not 0 <= runtime["val_fraction"] < 1:
+        raise HarnessError("runtime.train_eval_videos must be ≥ 0 and runtime.val_fraction in [0, 1)")

@@ -52,6 +52,11 @@ class ByteBudgetLRU:
             self._bytes = 0
             self.hits = self.misses = 0
 
+    @property
+    def bytes(self) -> int:
+        """Bytes held now."""
+        return self._bytes
+
     def counts(self) -> dict:
         return dict(hits=self.hits, misses=self.misses)
 

@@ -7,6 +7,7 @@ or through the ``videoclip_harness.methods`` entry-point group (value ``"module:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from importlib import metadata
 from pathlib import Path
 
@@ -24,11 +25,26 @@ _METHODS: dict[str, dict] = {
 _entry_points_loaded = False
 
 
-def register_method(name: str, target: str, config: str | Path) -> None:
-    """Register (or replace) a method: ``target`` is ``"module:Class"``, ``config`` its YAML file."""
+def register_method(name: str, target: str, config: str | Path | None = None) -> None:
+    """Register (or replace) a method: ``target`` is ``"module:Class"``, ``config`` its YAML file.
+
+    A relative ``config`` is found beside the module that calls this (not in the working directory, so a
+    plugin runs from anywhere); without one, ``<module>.yaml`` beside the target's module is used.
+    """
+    import inspect
+
     if ":" not in target:
         raise HarnessError(f"method target {target!r} must look like 'package.module:ClassName'")
-    _METHODS[name] = dict(target=target, config=Path(config))
+    if config is None:
+        spec = importlib.util.find_spec(target.partition(":")[0])
+        if spec is None or not spec.origin:
+            raise HarnessError(f"method {name!r}: module of {target!r} not found; put its package on PYTHONPATH")
+        config = Path(spec.origin).with_suffix(".yaml")
+    config = Path(config)
+    if not config.is_absolute():
+        caller = inspect.currentframe().f_back.f_globals.get("__file__")
+        config = (Path(caller).resolve().parent if caller else Path.cwd()) / config
+    _METHODS[name] = dict(target=target, config=config)
 
 
 def _load_entry_points() -> None:

@@ -15,14 +15,36 @@ def cache_dir() -> Path:
     return path
 
 
+#: Everything a user's commands make (checkpoints, logs, their records and tables) lives here, ignored by git,
+#: so no run can collide with or dirty the committed reference records and results.
+WORK_ROOT = REPO_ROOT / "work_dirs"
+
+
+def work_root() -> Path:
+    """Checkpoints and logs, one folder per run: ``<work_root>/<method>/<run_id>/``. ``HARNESS_WORK_DIR``
+    overrides ``<repo>/work_dirs``."""
+    return Path(os.environ.get("HARNESS_WORK_DIR", WORK_ROOT))
+
+
 def records_dir() -> Path:
-    """Run records (JSON, one per protocol unit). ``HARNESS_RECORDS`` overrides ``<repo>/records``."""
-    return Path(os.environ.get("HARNESS_RECORDS", REPO_ROOT / "records"))
+    """The user's run records (JSON, one per protocol unit). ``HARNESS_RECORDS`` overrides
+    ``<repo>/work_dirs/records``."""
+    return Path(os.environ.get("HARNESS_RECORDS", WORK_ROOT / "records"))
 
 
 def results_dir() -> Path:
-    """Generated tables. ``HARNESS_RESULTS`` overrides ``<repo>/results``."""
-    return Path(os.environ.get("HARNESS_RESULTS", REPO_ROOT / "results"))
+    """Tables generated from the user's records. ``HARNESS_RESULTS`` overrides ``<repo>/work_dirs/results``."""
+    return Path(os.environ.get("HARNESS_RESULTS", WORK_ROOT / "results"))
+
+
+def reference_records_dir() -> Path:
+    """The committed reference records (``records/``, made by the sweep in ``records/SWEEP_COMMAND``)."""
+    return REPO_ROOT / "records"
+
+
+def reference_results_dir() -> Path:
+    """The committed tables built from the reference records (``results/``)."""
+    return REPO_ROOT / "results"
 
 
 def shared_data_dir() -> Path | None:

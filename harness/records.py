@@ -109,6 +109,15 @@ def write_record(record: dict, path: Path) -> Path:
     return path
 
 
+def set_aside(path: Path) -> Path:
+    """Rename a record that ``--force`` replaces to ``<run_id>.replaced-<time>.json.bak`` (tables ignore it;
+    nothing a user made is deleted)."""
+    path = Path(path)
+    target = path.with_name(f"{path.stem}.replaced-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}.json.bak")
+    os.replace(path, target)
+    return target
+
+
 def _json_default(value):
     import numpy as np
 

@@ -4,7 +4,6 @@ unit's evaluation lists (switching the class set), and write one run record per 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -12,11 +11,13 @@ from pathlib import Path
 import torch
 
 from . import records as rec
+from . import workdirs
 from .config import build_config, identity_config
 from .feature_cache import FEATURE_CACHE
 from .errors import HarnessError
 from .methods_registry import method_class
-from .paths import REPO_ROOT, records_dir as default_records_dir
+from .paths import REPO_ROOT, records_dir as default_records_dir, work_root as default_work_root
+from .preflight import check_run, load_checkpoint, resolve_videos
 from .protocols import expand_units, load_protocol
 
 
@@ -26,35 +27,6 @@ def _log(message: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- data loaders
-def _check_missing(video_list, allow_missing: bool):
-    """Resolve every listed video under the video root (exact path, else the same file name in a class
-    folder — see ``VideoIndex``). Absent videos are an error naming the fix, or (``--allow-missing``) dropped
-    and counted."""
-    root = Path(video_list.video_root)
-    if all((root / p).is_file() for p, _ in video_list.entries):
-        return video_list, []
-    from .data.catalog import VideoIndex
-
-    found = video_list.resolve(_video_index(root, VideoIndex))
-    entries = [(str(f.relative_to(root)), label) for f, (_, label) in zip(found, video_list.entries) if f is not None]
-    missing = [p for f, (p, _) in zip(found, video_list.entries) if f is None]
-    if missing and not allow_missing:
-        raise HarnessError(f"{len(missing)} of {len(video_list.entries)} videos of list {video_list.name!r} are "
-                           f"missing under {root} (first: {missing[0]}); fix the video root, run `python -m "
-                           "harness prepare` to list them, or pass --allow-missing to skip and count them")
-    return replace(video_list, entries=entries), [dict(video=p, reason="missing on disk (--allow-missing)")
-                                                   for p in missing]
-
-
-_INDEXES: dict = {}
-
-
-def _video_index(root: Path, index_class):
-    if root not in _INDEXES:
-        _INDEXES[root] = index_class(root)
-    return _INDEXES[root]
-
-
 def _dataset(video_list, config: dict, model, train: bool, skip_log: Path):
     from .data.pipeline import VideoListDataset, build_pipeline
 
@@ -79,17 +51,51 @@ def _world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def _rank0() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+_RUNNER_CLASS = None
+
+
+def _runner_class():
+    """mmengine's Runner whose log goes to ``<work dir>/train.log`` in full (environment, every logged loss)
+    and, appended across resumes, while the console shows only warnings."""
+    global _RUNNER_CLASS
+    if _RUNNER_CLASS is None:
+        import logging
+
+        from mmengine.runner import Runner
+
+        class HarnessRunner(Runner):
+            def build_logger(self, log_level="INFO", log_file=None, **kwargs):
+                kwargs.setdefault("file_mode", "a")
+                logger = super().build_logger(log_level=log_level, log_file=str(Path(self.work_dir) / "train.log"),
+                                              **kwargs)
+                for handler in logger.handlers:
+                    if not isinstance(handler, logging.FileHandler):
+                        handler.setLevel(logging.WARNING)
+                return logger
+
+        _RUNNER_CLASS = HarnessRunner
+    return _RUNNER_CLASS
+
+
 def _runner_kwargs(config: dict, work_dir: Path, seed: int, name: str) -> dict:
     runtime = config["runtime"]
-    kwargs = dict(work_dir=str(work_dir), experiment_name=f"{name}-{time.time_ns()}", default_scope="harness",
+    experiment = f"{name}-{time.time_ns()}"
+    backends = [dict(type="LocalVisBackend")]
+    if runtime["tensorboard"]:
+        backends.append(dict(type="TensorboardVisBackend"))
+    kwargs = dict(work_dir=str(work_dir), experiment_name=experiment, default_scope="harness",
                   randomness=dict(seed=seed, deterministic=runtime["deterministic"], diff_rank_seed=False),
                   env_cfg=dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
                                dist_cfg=dict(backend="nccl" if torch.cuda.is_available() else "gloo")),
-                  launcher=runtime["launcher"], log_level="WARNING",
+                  launcher=runtime["launcher"], log_level="INFO",
+                  log_processor=dict(window_size=runtime["log_interval"], by_epoch=True),
                   default_hooks=dict(logger=dict(type="LoggerHook", interval=runtime["log_interval"]),
                                      timer=dict(type="IterTimerHook")),
-                  visualizer=dict(type="Visualizer", vis_backends=[dict(type="LocalVisBackend")],
-                                  name=f"vis-{time.time_ns()}"))
+                  visualizer=dict(type="Visualizer", vis_backends=backends, name=f"vis-{time.time_ns()}"))
     if runtime["launcher"] != "none" and not torch.cuda.is_available():
         # mmengine reads the wrapper from cfg; device_ids=None is what makes DDP accept CPU modules
         kwargs["cfg"] = dict(model_wrapper_cfg=dict(type="MMDistributedDataParallel", device_ids=None,
@@ -97,13 +103,55 @@ def _runner_kwargs(config: dict, work_dir: Path, seed: int, name: str) -> dict:
     return kwargs
 
 
-def _train(model, unit, config: dict, work_dir: Path, skip_log: Path, resume: bool):
-    from mmengine.runner import Runner
+class _MemoryMeter:
+    """What a training itself allocates: on CUDA the allocator's peak; on CPU the resident-set high-water
+    mark above the resident set at the start (Linux resets the mark through /proc/self/clear_refs), less
+    what the decoded-frame cache grew by — so frozen and fully fine-tuned methods can be told apart."""
 
-    from .hooks import EpochSeedHook, StepTimerHook
+    def __init__(self):
+        from .data.pipeline import DECODE_CACHE
+
+        self.cache = DECODE_CACHE
+        self.cuda = torch.cuda.is_available()
+        self.how = None
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+            self.start = torch.cuda.memory_allocated()
+            self.how = "CUDA max_memory_allocated above the allocation at the start of training"
+            return
+        self.start = _status_kb("VmRSS")
+        self.cache_start = self.cache.bytes
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self.how = ("CPU: resident-set high-water mark above the resident set at the start of training, "
+                        "less the decoded-frame cache's growth")
+        except OSError:
+            self.how = None
+
+    def peak_mb(self) -> float | None:
+        if self.cuda:
+            return round((torch.cuda.max_memory_allocated() - self.start) / 2**20, 1)
+        peak = _status_kb("VmHWM")
+        if self.how is None or peak is None or self.start is None:
+            return None
+        return round(max(0.0, (peak - self.start) / 1024 - (self.cache.bytes - self.cache_start) / 2**20), 1)
+
+
+def _status_kb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _train(model, unit, config: dict, work_dir: Path, skip_log: Path, resume: bool, identity: dict, label: str):
+    from .hooks import EpochSeedHook, ProgressHook, RunIdentityHook, TrainingCurveHook
 
     train_cfg, data, runtime = config["train"], config["data"], config["runtime"]
-    video_list, missing = _check_missing(unit.train, data["allow_missing"])
+    video_list, missing = resolve_videos(unit.train, data["allow_missing"])
     selection = None
     if runtime["val_fraction"] > 0:
         from .splits import hold_out
@@ -128,46 +176,50 @@ def _train(model, unit, config: dict, work_dir: Path, skip_log: Path, resume: bo
         schedulers.append(dict(type="CosineAnnealingLR", by_epoch=True, begin=warmup, end=epochs,
                                T_max=epochs - warmup, eta_min=optimizer["lr"] * train_cfg["min_lr_ratio"],
                                convert_to_iter_based=True))
-    timer = StepTimerHook()
-    seeder = EpochSeedHook(unit.seed + runtime["seed"])
+    curve = TrainingCurveHook(runtime["log_interval"])
+    hooks = [EpochSeedHook(unit.seed + runtime["seed"]), RunIdentityHook(identity), curve]
+    if runtime["progress"] and _rank0():
+        hooks.append(ProgressHook(label, curve))
     kwargs = _runner_kwargs(config, work_dir, unit.seed + runtime["seed"], unit.label())
     kwargs["default_hooks"]["checkpoint"] = dict(type="CheckpointHook", interval=1, by_epoch=True, max_keep_ckpts=1,
                                                  save_last=True, save_optimizer=True, save_param_scheduler=True)
-    runner = Runner(model=model,
+    runner = _runner_class()(model=model,
                     train_dataloader=_loader(_dataset(video_list, config, model, True, skip_log), per_device,
                                              data["num_workers"], True, unit.seed),
                     train_cfg=dict(by_epoch=True, max_epochs=epochs, val_interval=10**9),
                     optim_wrapper=dict(constructor="MethodParamGroupsConstructor", optimizer=optimizer,
                                        accumulative_counts=accumulation,
                                        clip_grad=dict(max_norm=train_cfg["max_grad_norm"]) if train_cfg["max_grad_norm"] else None),
-                    param_scheduler=schedulers or None, custom_hooks=[seeder, timer], resume=resume, **kwargs)
-    started = time.perf_counter()
+                    param_scheduler=schedulers or None, custom_hooks=hooks, resume=resume, **kwargs)
+    memory = _MemoryMeter()
     runner.train()
-    wall = time.perf_counter() - started
-    summary = timer.summary()
+    summary = curve.summary()
     training = dict(epochs=epochs, iterations=summary["iterations"], train_videos=len(video_list.entries),
                     effective_batch_size=per_device * accumulation * world, per_device_batch_size=per_device,
                     accumulation=accumulation, world_size=world, step_time_s=summary["step_time_s"],
-                    peak_memory_mb=_peak_memory_mb(), first_loss=summary["first_loss"],
-                    final_loss=summary["final_loss"], wall_s=round(wall, 3), selected_checkpoint="last",
-                    missing=missing)
+                    peak_memory_mb=memory.peak_mb(), peak_memory_how=memory.how,
+                    first_loss=summary["first_loss"], final_loss=summary["final_loss"], curve=summary["curve"],
+                    wall_s=summary["wall_s"], resumed=bool(resume), selected_checkpoint="last", missing=missing)
     if selection is not None:
         training["selected_checkpoint"] = "last (validation slice of the training list reported below)"
-    return runner, training, selection
+    return runner, training, selection, video_list
 
 
-def _peak_memory_mb() -> float:
-    if torch.cuda.is_available():
-        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    import resource
+def _train_sample(video_list, limit: int, seed: int):
+    """The training videos train top-1 is measured on: all of them, or a fixed seeded sample of ``limit``."""
+    import numpy as np
 
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # process high-water mark
+    entries = video_list.entries
+    if len(entries) <= limit:
+        return video_list, False
+    keep = sorted(np.random.RandomState(seed).choice(len(entries), size=limit, replace=False).tolist())
+    return replace(video_list, entries=[entries[i] for i in keep], name=f"{video_list.name}-sample"), True
 
 
 def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path) -> dict:
     from mmengine.runner import TestLoop
 
-    video_list, missing = _check_missing(video_list, config["data"]["allow_missing"])
+    video_list, missing = resolve_videos(video_list, config["data"]["allow_missing"])
     model.set_class_names(video_list.class_names, video_list.descriptions)
     dataset = _dataset(video_list, config, model, False, skip_log)
     loop = TestLoop(runner, _loader(dataset, config["eval"]["batch_size"], config["data"]["num_workers"], False, 0),
@@ -213,21 +265,20 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
 
 
 def _eval_runner(model, config: dict, work_dir: Path, seed: int, name: str):
-    from mmengine.runner import Runner
-
     kwargs = _runner_kwargs(config, work_dir, seed, name)
     # Evaluation needs no DDP wrapper (and DDP refuses a model without trainable parameters); under torchrun
     # the process group is already initialised, so samplers still shard and the metric still gathers.
     kwargs["launcher"] = "none"
     kwargs.pop("cfg", None)
-    runner = Runner(model=model, **kwargs)
+    runner = _runner_class()(model=model, **kwargs)
     runner.call_hook("before_run")  # hooks set up their log files here (Runner.test() would do it)
     return runner
 
 
 def run_unit(method: str, config: dict, unit, work_dir: Path, checkpoint: str | None = None,
-             resume: bool = False, profile: dict | None = None) -> dict:
-    """Train (if the method has trainable parameters and the unit a training list) and evaluate one unit."""
+             resume: bool = False, profile: dict | None = None, identity: dict | None = None) -> dict:
+    """Train (if the method has trainable parameters and the unit a training list) and evaluate one unit.
+    Everything it writes goes into ``work_dir`` (the run attempt's own folder)."""
     from mmengine.runner import set_random_seed
 
     from .compat import allow_mmengine_checkpoints
@@ -236,56 +287,71 @@ def run_unit(method: str, config: dict, unit, work_dir: Path, checkpoint: str | 
     allow_mmengine_checkpoints()
     seed = unit.seed + config["runtime"]["seed"]
     set_random_seed(seed, deterministic=config["runtime"]["deterministic"])
-    work_dir.mkdir(parents=True, exist_ok=True)
-    skip_log = work_dir / "skipped.tsv"
-    if skip_log.exists() and not resume:
-        skip_log.unlink()
+    identity = identity or workdirs.run_identity(method, work_dir.name, unit.label(), config)
+    if _rank0():
+        workdirs.write_identity(work_dir, identity)
+    skip_log = work_dir / "skipped-train.tsv"
     model = method_class(method)(backbone=config["backbone"], **config["model"])
     counts = model.parameter_counts()
     if profile is not None and not profile:
         profile.update(_profile(method, model))
     training, runner = None, None
+    label = f"{method} {unit.label()}"
     if checkpoint:
-        _load_checkpoint(model, checkpoint)
+        load_checkpoint(model, checkpoint)
     elif counts["trainable_params"] > 0 and unit.train is not None and config["train"]["epochs"] > 0:
-        runner, training, selection = _train(model, unit, config, work_dir, skip_log, resume)
-        torch.save(model.state_dict(), work_dir / "final_state_dict.pth")
+        runner, training, selection, train_list = _train(model, unit, config, work_dir, skip_log, resume, identity,
+                                                         label)
+        if _rank0():
+            torch.save(model.state_dict(), work_dir / "final_state_dict.pth")
         training["skipped"] = read_skip_log(skip_log)
+        model.eval()
+        limit = config["runtime"]["train_eval_videos"]
+        if limit:
+            sample, sampled = _train_sample(train_list, limit, seed)
+            fit = _evaluate(runner, model, "train", sample, config, work_dir / "skipped-train-eval.tsv")
+            training["train_top1"] = fit["metrics"]["top1"]
+            training["train_eval"] = dict(n_videos=fit["metrics"]["n_videos"], sampled=sampled,
+                                          of_videos=len(train_list.entries), views="test views (no augmentation)")
         if selection is not None:
-            training["validation"] = _evaluate(runner, model, "val-holdout", selection, config, skip_log)
+            training["validation"] = _evaluate(runner, model, "val-holdout", selection, config,
+                                               work_dir / "skipped-val.tsv")
+        _log(_training_line(training))
     if runner is None:
         runner = _eval_runner(model, config, work_dir, seed, unit.label())
     model.eval()
     evaluations = []
-    for name, dataset_name, split, video_list in unit.evaluations:
-        if skip_log.exists():
-            skip_log.unlink()
-        result = _evaluate(runner, model, name, video_list, config, skip_log)
+    for index, (name, dataset_name, split, video_list) in enumerate(unit.evaluations):
+        eval_log = work_dir / f"skipped-eval{index}.tsv"
+        if eval_log.exists():
+            eval_log.unlink()  # the harness's own bookkeeping of an earlier attempt at this same evaluation
+        result = _evaluate(runner, model, name, video_list, config, eval_log)
         result["dataset"] = dataset_name
         evaluations.append(result)
         _log(f"  {name:<28} top1 {100 * (result['metrics']['top1'] or 0):6.2f}%  "
              f"({result['metrics']['n_videos']} videos, {len(result['skipped'])} skipped)")
+        if result["skipped"]:
+            _log(_skipped_line(result["skipped"]))
     return dict(model=dict(backbone=config["backbone"]["name"], pretrained=config["backbone"]["pretrained"],
                            quick_gelu=model.backbone_info["quick_gelu"],
                            weights_sha256=model.backbone_info.get("weights_sha256"), frames=model.frames,
                            input_size=config["data"]["input_size"] or model.input_size,
                            normalization=model.backbone_info["normalization"], **counts, **(profile or {})),
-                training=training, evaluations=evaluations, checkpoint=checkpoint)
+                training=training, evaluations=evaluations)
 
 
-def _load_checkpoint(model, checkpoint: str) -> None:
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise HarnessError(f"checkpoint {checkpoint} not found; give the final_state_dict.pth of a training run "
-                           "(in its work directory)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    problems = [k for k in missing if not k.startswith("data_preprocessor")] + list(unexpected)
-    if problems:
-        raise HarnessError(f"checkpoint {checkpoint} does not match this method/backbone/frames "
-                           f"({len(problems)} mismatched keys, e.g. {problems[0]}); use the same --method, "
-                           "--backbone and model.frames it was trained with")
+def _training_line(training: dict) -> str:
+    fit = f", train top-1 {100 * training['train_top1']:.1f}%" if training.get("train_top1") is not None else ""
+    first, last = training["first_loss"], training["final_loss"]
+    losses = f"loss {first:.3f} → {last:.3f}" if first is not None and last is not None else "no loss logged"
+    return f"  trained {training['iterations']} iterations in {training['wall_s']:.1f} s, {losses}{fit}"
+
+
+def _skipped_line(skipped: list[dict], show: int = 3) -> str:
+    """The first few skipped videos with their reasons; the record holds all of them."""
+    names = "; ".join(f"{s['video']} ({s['reason']})" for s in skipped[:show])
+    more = f"; and {len(skipped) - show} more" if len(skipped) > show else ""
+    return f"    skipped {len(skipped)}: {names}{more} (all listed in the record)"
 
 
 # ----------------------------------------------------------------------------------------- a whole protocol
@@ -310,7 +376,13 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         checkpoint: str | None = None, resume: bool = False, launcher: str = "none",
         dataset_kwargs: dict | None = None, records_dir: str | None = None, shots: list[int] | None = None,
         allow_missing: bool = False) -> list[dict]:
-    """Run one method under one protocol; returns the run records (new or existing)."""
+    """Run one method under one protocol; returns the run records (new or existing).
+
+    Every input is checked before the first side effect (:mod:`harness.preflight`); each unit trains in a
+    work folder of its own run id (:mod:`harness.workdirs`), so no command deletes what another made.
+    """
+    from .preflight import read_state_dict, file_sha256
+
     protocol = load_protocol(protocol_name)
     dataset_objs, source_obj = resolve_datasets(protocol, datasets, source, dataset_kwargs or {})
     embedded = all(getattr(d, "kind", "") == "embedded" for d in dataset_objs + ([source_obj] if source_obj else []))
@@ -319,31 +391,48 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
     if allow_missing:
         options.append("data.allow_missing=true")
     config = build_config(method, embedded, options, backbone, pretrained)
-    _set_threads(config)
-    if launcher != "none":
-        _init_distributed()
+    checkpoint_id = None
+    if checkpoint:
+        read_state_dict(checkpoint)
+        checkpoint_id = dict(path=str(checkpoint), sha256=file_sha256(Path(checkpoint)))
     trainable = _needs_training(method, config) and checkpoint is None
     units = expand_units(protocol, dataset_objs, source_obj, seeds, shots, train_source=trainable)
     records_root = Path(records_dir) if records_dir else default_records_dir()
-    work_root = Path(work_dir) if work_dir else REPO_ROOT / "work_dirs"
-    profile: dict = {}
-    results = []
-    for unit in units:
+    work_root = Path(work_dir) if work_dir else default_work_root()
+    plan, results = [], {}
+    for index, unit in enumerate(units):
         unit_key = dict(protocol=protocol["name"], protocol_version=protocol["version"], dataset=unit.dataset,
-                        seed=unit.seed, shots=unit.shots, checkpoint=checkpoint, file_hashes=unit.file_hashes,
-                        weights=_weights_identity(config))
+                        seed=unit.seed, shots=unit.shots, checkpoint=checkpoint_id and checkpoint_id["sha256"],
+                        file_hashes=unit.file_hashes, weights=_weights_identity(config))
         run_id = rec.make_run_id(method, unit.label(), identity_config(config), unit_key)
         path = rec.record_path(records_root, protocol["name"], method, unit.dataset, run_id)
         if path.exists() and not force:
-            _log(f"[skip] {run_id}: record exists ({path.relative_to(records_root)}); --force reruns it")
-            results.append(rec.load_record(path))
-            continue
-        _log(f"[run ] {run_id}")
-        unit_dir = work_root / method / unit.label()
-        if unit_dir.exists() and not resume:
-            shutil.rmtree(unit_dir, ignore_errors=True)
+            _log(f"[skip] {run_id}: record exists ({path}); --force reruns it")
+            results[index] = rec.load_record(path)
+        else:
+            plan.append((index, unit, run_id, path))
+    if plan:
+        check_run(method, config, [unit for _, unit, _, _ in plan], checkpoint, train=trainable)
+        folders = {}
+        for index, unit, run_id, _ in plan:
+            identity = workdirs.run_identity(method, run_id, unit.label(), identity_config(config))
+            folder = workdirs.resume_folder(work_root, identity) if resume and trainable else None
+            if folder is None:
+                folder = workdirs.new_attempt(work_root, method, run_id)
+                earlier = [f for f in workdirs.attempts(work_root, method, run_id) if workdirs.is_interrupted(f)]
+                if earlier and trainable:
+                    _log(f"[note] {earlier[-1]} holds an interrupted training of this run (kept); --resume "
+                         f"continues it — this run starts afresh in {folder}")
+            folders[index] = (folder, identity, folder.exists() and resume)
+        _set_threads(config)
+        if launcher != "none":
+            _init_distributed()
+    profile: dict = {}
+    for index, unit, run_id, path in plan:
+        folder, identity, resuming = folders[index]
+        _log(f"[run ] {run_id}" + (f" (resuming {folder})" if resuming else ""))
         started = time.perf_counter()
-        outcome = run_unit(method, config, unit, unit_dir, checkpoint, resume, profile)
+        outcome = run_unit(method, config, unit, folder, checkpoint, resuming, profile, identity)
         record = dict(schema_version=rec.SCHEMA_VERSION, run_id=run_id, created_utc=rec.now_utc(), method=method,
                       protocol=dict(name=protocol["name"], version=protocol["version"], hash=protocol["hash"]),
                       dataset=unit.dataset, unit=dict(seed=unit.seed, shots=unit.shots, split=None),
@@ -351,14 +440,24 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
                       views=dict(clips=config["eval"]["clips"], crops=config["eval"]["crops"]),
                       text=dict(source=config["model"].get("text", {}).get("source", "names"),
                                 templates=config["model"].get("text", {}).get("templates", ["{}"])),
-                      wall_s=round(time.perf_counter() - started, 3), **outcome)
-        if int(os.environ.get("RANK", "0")) == 0:
+                      wall_s=round(time.perf_counter() - started, 3), **outcome, checkpoint=checkpoint_id,
+                      work_dir=_shown_path(folder))
+        if _rank0():
             if force and path.exists():
-                path.unlink()
+                kept = rec.set_aside(path)
+                _log(f"[note] --force: the earlier record of this run is kept as {kept}")
             rec.write_record(record, path)
-            _log(f"[done] {path.relative_to(records_root)} ({record['wall_s']:.1f} s)")
-        results.append(record)
-    return results
+            _log(f"[done] {path} ({record['wall_s']:.1f} s)")
+        results[index] = record
+    return [results[i] for i in sorted(results)]
+
+
+def _shown_path(path: Path) -> str:
+    """Relative to the checkout when inside it (records stay the same on every machine)."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _weights_identity(config: dict) -> str | None:

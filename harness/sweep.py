@@ -22,14 +22,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--backbone", default=None)
     parser.add_argument("--pretrained", default=None)
     parser.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE")
-    parser.add_argument("--records", default=None, help="run-record folder (default records/)")
-    parser.add_argument("--results", default=None, help="results folder (default results/)")
+    parser.add_argument("--records", default=None,
+                        help="run-record folder (default $HARNESS_RECORDS or work_dirs/records; the committed "
+                             "reference is made with --records records --results results)")
+    parser.add_argument("--results", default=None, help="results folder (default $HARNESS_RESULTS or work_dirs/results)")
     parser.add_argument("--force", action="store_true", help="rerun units whose record exists")
     parser.set_defaults(func=handle)
 
 
 def handle(args) -> int:
-    from .paths import records_dir, results_dir
+    from .paths import records_dir, reference_records_dir, results_dir
     from .runner import run
     from .summary import print_summary
 
@@ -45,7 +47,8 @@ def handle(args) -> int:
             records = run(method, protocol, datasets=args.datasets, backbone=args.backbone,
                           pretrained=args.pretrained, seeds=args.seeds, cfg_options=args.cfg_options,
                           force=args.force, records_dir=str(records_root))
-            print_summary(records)
+            is_reference = records_root.resolve() == reference_records_dir().resolve()
+            print_summary(records, reference_dir=None if is_reference else reference_records_dir())
             timings.append((method, protocol, time.perf_counter() - began))
     total = time.perf_counter() - started
     for method, protocol, seconds in timings:

@@ -40,9 +40,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     command = [sys.executable, "-m", "harness", "run", *TRAIN, "--records", str(tmp_path / "r2"),
                "--work-dir", str(tmp_path / "w2")]
     process = subprocess.Popen(command, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    unit_dir = tmp_path / "w2" / "ezclip" / "few_shot-toy-target-a-4shot-seed1"
     deadline = time.time() + 300
-    while time.time() < deadline and not (unit_dir / "epoch_1.pth").exists():
+    while time.time() < deadline and not list((tmp_path / "w2" / "ezclip").glob("*/epoch_1.pth")):
         assert process.poll() is None, "the run ended before its first checkpoint"
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
@@ -53,6 +52,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     first, second = _records(tmp_path / "r1")[0], _records(tmp_path / "r2")[0]
     assert second["run_id"] == first["run_id"]
     assert _predictions(second) == _predictions(first)
+    assert second["training"]["iterations"] == first["training"]["iterations"]  # the whole training, not its tail
+    assert second["training"]["curve"] == first["training"]["curve"]
 
 
 def _torchrun(args, tmp_path, name):

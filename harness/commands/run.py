@@ -20,8 +20,12 @@ def add_parser(subparsers) -> None:
                         help="open_clip tag (needs network), local checkpoint path, 'embedded', or 'none'")
     parser.add_argument("--seed", type=int, action="append", default=None, help="protocol seed(s) to run")
     parser.add_argument("--shots", type=int, action="append", default=None, help="few-shot K value(s) to run")
-    parser.add_argument("--work-dir", default=None, help="checkpoints and logs (default work_dirs/)")
-    parser.add_argument("--records", default=None, help="run-record folder (default records/)")
+    parser.add_argument("--work-dir", default=None,
+                        help="checkpoints and logs, one folder per run: WORK_DIR/<method>/<run_id>/ (default "
+                             "$HARNESS_WORK_DIR or work_dirs/)")
+    parser.add_argument("--records", default=None,
+                        help="run-record folder (default $HARNESS_RECORDS or work_dirs/records; the committed "
+                             "reference records are in records/)")
     parser.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE",
                         help="override config keys, e.g. train.epochs=3 model.text.source=names")
     parser.add_argument("--checkpoint", default=None, help="evaluate this trained state dict instead of training")
@@ -34,11 +38,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--allow-missing", action="store_true", help="skip (and count) listed videos absent on disk")
     parser.add_argument("--launcher", default="none", choices=["none", "pytorch", "slurm"],
                         help="distributed launcher (use with torchrun / srun)")
-    parser.add_argument("--no-tables", action="store_true", help="do not regenerate results/ afterwards")
+    parser.add_argument("--no-tables", action="store_true",
+                        help="do not regenerate the tables of your records (work_dirs/results) afterwards")
     parser.set_defaults(func=handle)
 
 
 def handle(args) -> int:
+    import os
+
+    from ..paths import records_dir, reference_records_dir, results_dir
     from ..runner import run
     from ..summary import print_summary
 
@@ -49,18 +57,14 @@ def handle(args) -> int:
                   force=args.force, checkpoint=args.checkpoint, resume=args.resume, launcher=args.launcher,
                   dataset_kwargs=dataset_kwargs, records_dir=args.records, shots=args.shots,
                   allow_missing=args.allow_missing)
-    import os
-
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
-    print_summary(records)
-    if not args.no_tables and not args.records:
+    print_summary(records, reference_dir=reference_records_dir())
+    if not args.no_tables and not args.records:  # with --records the caller builds tables (`tables --records`)
         try:
             from ..tables import build_tables
-            from ..paths import records_dir, results_dir
-
-            written = build_tables(records_dir(), results_dir())
-            print(f"results/ regenerated from records ({len(written)} files)")
         except ImportError:
-            pass
+            return 0
+        written = build_tables(records_dir(), results_dir())
+        print(f"tables of your records ({records_dir()}) regenerated in {results_dir()} ({len(written)} files)")
     return 0
