@@ -252,3 +252,149 @@ def test_holm_order_monotone_and_capped():
     assert stats.holm([]) == []
     with pytest.raises(ValueError):
         stats.holm([0.1, float("nan")])
+
+
+# --------------------------------------------------------------------------------------------- exact ties
+
+
+def _exact_bootstrap_tie_p(a, b) -> float:
+    """2·min(P(Δ*≤0), P(Δ*≥0)) of the full bootstrap distribution, enumerated with exact fractions."""
+    from fractions import Fraction
+
+    n = len(a)
+    p_le = p_ge = Fraction(0)
+    for idx in itertools.product(range(n), repeat=n):
+        delta = sum(int(a[i]) - int(b[i]) for i in idx)
+        p_le += Fraction(1, n ** n) * (delta <= 0)
+        p_ge += Fraction(1, n ** n) * (delta >= 0)
+    return float(min(1, 2 * min(p_le, p_ge)))
+
+
+def test_paired_bootstrap_p_counts_ties_exactly():
+    # 6 videos, 3 seeds aligned on them: per-video thirds, so many resamples tie at Δ* = 0 exactly.
+    a_seeds = [[1, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 0], [0, 1, 1, 0, 1, 0]]
+    b_seeds = [[0, 1, 1, 0, 1, 0], [1, 0, 1, 0, 1, 1], [1, 1, 0, 0, 0, 0]]
+    collapsed_a = [sum(col) for col in zip(*a_seeds)]  # integer per-video counts
+    collapsed_b = [sum(col) for col in zip(*b_seeds)]
+    expected = _exact_bootstrap_tie_p(collapsed_a, collapsed_b)
+    out = stats.paired_bootstrap_grouped(a_seeds, b_seeds, n_resamples=200_000, same_videos=True)
+    assert out["p"] == pytest.approx(expected, abs=0.01)
+    assert out["diff"] == 0  # exactly, not 1e-17
+
+
+def test_hm_sign_matches_fractions():
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    lb, ln = 3 * 96, 3 * 80
+    xa, na, xb, nb = (rng.integers(0, hi + 1, size=2000) for hi in (lb, ln, lb, ln))
+    xa[:5], na[:5], xb[5:10], nb[10:15] = 0, 0, 0, 0
+    xb[20:40], nb[20:40] = xa[20:40], na[20:40]  # exact ties
+    xb[40:60], nb[40:60] = na[40:60] * lb // ln, xa[40:60] * ln // lb  # near-ties
+
+    def hm(x, y):
+        b, n = Fraction(int(x), lb), Fraction(int(y), ln)
+        return 0 if b + n == 0 else 2 * b * n / (b + n)
+
+    expected = [int(np.sign(float(hm(*p) - hm(*q)))) for p, q in zip(zip(xa, na), zip(xb, nb))]
+    assert stats._hm_sign(xa, na, xb, nb, lb, ln).tolist() == expected
+
+
+def test_bootstrap_results_do_not_depend_on_group_order_or_dtype():
+    seeds = [_binary(90, k, seed=s) for s, k in enumerate((40, 50, 61))]
+    first = stats.bootstrap_mean_ci(seeds, same_videos=True)
+    assert stats.bootstrap_mean_ci(seeds[::-1], same_videos=True) == first
+    assert stats.bootstrap_mean_ci([s.astype(float) for s in seeds], same_videos=True) == first
+
+
+def test_bootstrap_nested_mean_weights_inner_groups():
+    k2 = [_binary(60, 30, seed=1), _binary(60, 36, seed=2)]  # K=2: 2 seeds
+    k4 = [_binary(60, 48, seed=3)]  # K=4: 1 seed
+    est, low, high = stats.bootstrap_nested_mean_ci([k2, k4], same_videos=True)
+    assert est == pytest.approx(((30 + 36) / 120 + 48 / 60) / 2)  # mean over K of seed means, not of all 3
+    assert low < est < high
+    flat = stats.bootstrap_mean_ci(k2 + k4, same_videos=True)[0]
+    assert flat == pytest.approx((30 + 36 + 48) / 180) and flat != pytest.approx(est)
+    one = stats.bootstrap_nested_mean_ci([[k4[0]]])
+    assert one == stats.bootstrap_ci(k4[0])
+
+
+def test_bootstrap_rejects_non_binary_input():
+    with pytest.raises(ValueError, match="0/1"):
+        stats.bootstrap_ci([0.5, 1.0])
+
+
+# --------------------------------------------------------------------------------------------- McNemar power
+
+
+def test_mcnemar_critical_matches_scipy_binomtest():
+    for d in range(1, 70):
+        k = int(stats.mcnemar_critical(d))
+        rejected = [j for j in range(d + 1) if st.binomtest(j, d, 0.5).pvalue < 0.05]
+        assert rejected == ([j for j in range(d + 1) if j <= k or j >= d - k] if k >= 0 else []), d
+    assert stats.mcnemar_critical([0, 5, 6]).tolist() == [-1, -1, 0]  # 2/2^6 < 0.05 ≤ 2/2^5
+
+
+def test_mcnemar_power_matches_brute_force_enumeration():
+    """Enumerate every (n01, n10) of n = 25 videos under the trinomial model and run scipy's test on each."""
+    n, acc_a, acc_b = 25, 0.8, 0.45
+    p01, p10 = acc_a * (1 - acc_b), acc_b * (1 - acc_a)
+    expected = 0.0
+    for n01 in range(n + 1):
+        for n10 in range(n + 1 - n01):
+            prob = math.comb(n, n01) * math.comb(n - n01, n10) * p01 ** n01 * p10 ** n10 * \
+                (1 - p01 - p10) ** (n - n01 - n10)
+            if n01 + n10 and st.binomtest(n01, n01 + n10, 0.5).pvalue < 0.05:
+                expected += prob
+    assert stats.mcnemar_power(n, acc_a, acc_b) == pytest.approx(expected, rel=1e-9)
+    assert stats.mcnemar_power(n, acc_b, acc_a) == pytest.approx(expected, rel=1e-9)  # two-sided: symmetric
+
+
+def test_mcnemar_power_at_no_difference_is_at_most_alpha():
+    for n in (10, 96, 500, 5000):
+        for acc in (0.1, 0.5, 0.9):
+            power = stats.mcnemar_power(n, acc, acc)
+            assert power <= 0.05
+    assert stats.mcnemar_power(5000, 0.5, 0.5) > 0.04  # and the exact test is not far below alpha
+
+
+def test_mcnemar_power_close_to_normal_approximation_and_monotone_in_n():
+    for n, a, b in ((400, 0.6, 0.5), (1000, 0.35, 0.3), (3000, 0.72, 0.7), (288, 0.7, 0.55)):
+        assert stats.mcnemar_power(n, a, b) == pytest.approx(stats.mcnemar_power_normal(n, a, b), abs=0.04)
+    powers = [stats.mcnemar_power(n, 0.6, 0.5) for n in range(20, 700, 3)]
+    assert all(y >= x for x, y in zip(powers, powers[1:]))
+    assert stats.mcnemar_power(0, 0.6, 0.5) == 0.0
+
+
+def test_fewer_discordant_pairs_mean_more_power():
+    independent = stats.mcnemar_power(300, 0.6, 0.5)  # discordant rate 0.6·0.5 + 0.5·0.4 = 0.5
+    assert stats.mcnemar_power(300, 0.6, 0.5, discordant=0.5) == pytest.approx(independent)
+    assert stats.mcnemar_power(300, 0.6, 0.5, discordant=0.2) > independent
+    with pytest.raises(ValueError, match="discordant"):
+        stats.mcnemar_power(300, 0.6, 0.5, discordant=0.05)
+
+
+def test_min_detectable_difference():
+    for n, base in ((96, 0.5), (288, 0.2), (1530, 0.6)):
+        mdd = stats.min_detectable_difference(n, base)
+        assert stats.mcnemar_power(n, base + mdd, base) >= 0.8 > stats.mcnemar_power(n, base + mdd - 1e-4, base)
+        # normal approximation solved independently for δ (brentq on Connor's formula)
+        from scipy.optimize import brentq
+        approx = brentq(lambda d: stats.mcnemar_power_normal(n, base + d, base) - 0.8, 1e-6, 1 - base)
+        assert mdd == pytest.approx(approx, abs=0.015)
+    mdds = [stats.min_detectable_difference(n, 0.5) for n in (50, 100, 200, 400, 800, 1600)]
+    assert all(y < x for x, y in zip(mdds, mdds[1:]))
+    assert stats.min_detectable_difference(10, 0.95) is None  # cannot reach 80 % with 5 points of headroom
+
+
+def test_n_for_ten_point_difference():
+    n = stats.n_for_difference(0.10, 0.5)
+    assert stats.mcnemar_power(n, 0.6, 0.5) >= 0.8 > stats.mcnemar_power(n - 1, 0.6, 0.5)
+    pd = 0.6 * 0.5 + 0.5 * 0.4  # Connor (1987): n = (z_a·√pd + z_b·√(pd − δ²))² / δ² ≈ 390
+    connor = (st.norm.ppf(0.975) * math.sqrt(pd) + st.norm.ppf(0.8) * math.sqrt(pd - 0.01)) ** 2 / 0.01
+    assert connor == pytest.approx(390.1, abs=0.1)
+    assert n == pytest.approx(connor, rel=0.08)
+    assert stats.n_for_difference(0.10, 0.2) < n  # fewer discordant pairs at low accuracy
+    assert stats.n_for_difference(0.10, 0.5, discordant=0.3) < n
+    with pytest.raises(ValueError):
+        stats.n_for_difference(0.2, 0.9)
