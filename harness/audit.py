@@ -17,8 +17,11 @@ Checks (each a ``Finding`` with a severity):
 Plus ``class_sets`` (base ∩ novel, base ∪ novel = all), ``shots`` (K videos per class) and ``files`` (absent
 files, skipped checks: info).
 
-Exit status of ``python -m harness audit``: 0 when there is no error or warning, 1 when there is at least one
-(the report says which), 2 for bad input (HarnessError: unknown dataset, missing --files-root ...).
+Every check is recorded as done or not done (with why: an absent file, no ``--files-root``). Exit status of
+``python -m harness audit``: 0 only when every check the protocol(s) need ran and found no error or warning;
+1 when there is a finding or a check could not run (the report lists both); 2 for bad input (HarnessError:
+unknown dataset, a ``--files-root`` that does not exist, or no check could run at all — one line naming the
+absent files, where they were looked for and the flag that supplies them).
 """
 from __future__ import annotations
 
@@ -67,6 +70,14 @@ class AuditReport:
     title: str
     findings: list[Finding] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    done: list[str] = field(default_factory=list)  # "check: what" for every check that ran
+    not_done: list[dict] = field(default_factory=list)  # {check, dataset, what, why} for every check that could not
+
+    def ran(self, check: str, what: str) -> None:
+        self.done.append(f"{check}: {what}")
+
+    def skipped(self, check: str, dataset: str, what: str, why: str) -> None:
+        self.not_done.append({"check": check, "dataset": dataset, "what": what, "why": why})
 
     def add(self, check: str, severity: str, dataset: str, message: str, **details) -> Finding:
         finding = Finding(check, severity, dataset, message, details)
@@ -75,6 +86,8 @@ class AuditReport:
 
     def extend(self, other: "AuditReport") -> None:
         self.findings.extend(other.findings)
+        self.done.extend(other.done)
+        self.not_done.extend(other.not_done)
         for key, value in other.summary.items():
             if isinstance(value, dict) and isinstance(self.summary.get(key), dict):
                 self.summary[key].update(value)
@@ -96,14 +109,17 @@ class AuditReport:
 
     @property
     def exit_code(self) -> int:
+        """0 only when the checks ran and found nothing: a check that could not run is not a clean result."""
         counts = self.counts()
-        return 1 if counts["error"] or counts["warning"] else 0
+        return 1 if counts["error"] or counts["warning"] or self.not_done or not self.done else 0
 
     def to_dict(self) -> dict:
         return {
             "title": self.title,
             "counts": self.counts(),
             "exit_code": self.exit_code,
+            "checks_done": self.done,
+            "checks_not_done": self.not_done,
             "summary": self.summary,
             "findings": [asdict(f) for f in self.findings],
         }
@@ -116,9 +132,15 @@ class AuditReport:
                 continue
             lines.append(f"  {f.severity.upper():7s} {f.check:15s} {f.message}")
         counts = self.counts()
-        verdict = "clean" if self.exit_code == 0 else "findings"
+        lines.append(f"Checks done ({len(self.done)}): {'; '.join(self.done) or 'none'}")
+        if self.not_done:
+            lines.append(f"Checks not done ({len(self.not_done)}):")
+            lines += [f"  {d['check']}: {d['what']} — {d['why']}" for d in self.not_done]
+        verdict = ("clean" if self.exit_code == 0 else
+                   "findings" if counts["error"] or counts["warning"] else "incomplete: not every check ran")
         lines.append(
-            f"Summary: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info ({verdict})"
+            f"Summary: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info, "
+            f"{len(self.done)} check(s) done, {len(self.not_done)} not done ({verdict})"
         )
         return "\n".join(lines)
 
@@ -295,7 +317,9 @@ def _label_mismatch(report: AuditReport, defn, split: str, classify: _PathClassi
         vl = defn.split(split)
     except HarnessError as exc:
         report.add("files", "info", defn.name, f"{defn.name}/{split}: not checked ({exc})")
+        report.skipped("label_mismatch", defn.name, f"{defn.name}/{split}", str(exc))
         return
+    report.ran("label_mismatch", f"{defn.name}/{split}")
     checked = 0
     pairs: Counter = Counter()
     labels: dict[tuple[str, str], int] = {}
@@ -353,8 +377,10 @@ def _rel(defn, vl) -> str:
 def _duplicates_within(report: AuditReport, defn, split: str) -> None:
     try:
         vl = defn.split(split)
-    except HarnessError:
+    except HarnessError as exc:
+        report.skipped("duplicate_video", defn.name, f"{defn.name}/{split} (within the list)", str(exc))
         return
+    report.ran("duplicate_video", f"{defn.name}/{split} (within the list)")
     counts = Counter(_video_key(p) for p, _ in vl.entries)
     dups = sorted(k for k, n in counts.items() if n > 1)
     if dups:
@@ -366,6 +392,7 @@ def _duplicates_within(report: AuditReport, defn, split: str) -> None:
 
 
 def _duplicates_between(report: AuditReport, dataset: str, unit: str, train, evals: dict) -> None:
+    report.ran("duplicate_video", f"{unit} (train vs evaluation)")
     train_keys = {_video_key(p) for p, _ in train.entries}
     summary = report.summary.setdefault("duplicates", {})
     total = 0
@@ -382,19 +409,23 @@ def _duplicates_between(report: AuditReport, dataset: str, unit: str, train, eva
     summary[unit] = total
 
 
-def _safe(report: AuditReport, defn, what: str, fn):
+def _safe(report: AuditReport, defn, what: str, fn, checks: tuple[str, ...] = ()):
+    """``fn()``, or None after recording why the ``checks`` that need its result cannot run."""
     try:
         return fn()
     except HarnessError as exc:
         report.add("files", "info", defn.name, f"{defn.name}: {what} not checked ({exc})")
+        for check in checks:
+            report.skipped(check, defn.name, f"{defn.name}: {what}", str(exc))
         return None
 
 
 def _audit_base2novel(report: AuditReport, defn) -> None:
-    base = _safe(report, defn, "base classes", defn.base_class_names)
-    novel = _safe(report, defn, "novel classes", defn.novel_class_names)
+    base = _safe(report, defn, "base classes", defn.base_class_names, ("class_sets",))
+    novel = _safe(report, defn, "novel classes", defn.novel_class_names, ("class_sets",))
     full = _safe(report, defn, "class names", defn.class_names)
     if base is not None and novel is not None:
+        report.ran("class_sets", f"{defn.name} base/novel")
         both = sorted({name_key(n) for n in base} & {name_key(n) for n in novel})
         report.summary.setdefault("class_sets", {})[defn.name] = {"base": len(base), "novel": len(novel)}
         if both:
@@ -407,7 +438,8 @@ def _audit_base2novel(report: AuditReport, defn) -> None:
                     f"{defn.name}: base ∪ novel ({len(union)}) differs from the {len(full)} classes of the dataset",
                 )
     for seed in defn.base2novel_seeds():
-        lists = _safe(report, defn, f"base2novel seed {seed}", lambda: defn.base2novel(seed))
+        lists = _safe(report, defn, f"base2novel seed {seed}", lambda: defn.base2novel(seed),
+                      ("shots", "duplicate_video"))
         if lists is None:
             continue
         train, eval_base, eval_novel = lists
@@ -417,6 +449,7 @@ def _audit_base2novel(report: AuditReport, defn) -> None:
 
 
 def _shots_info(report: AuditReport, dataset: str, vl, shots: int | None) -> None:
+    report.ran("shots", vl.name)
     per_class = vl.videos_per_class()
     lo, hi = (min(per_class.values()), max(per_class.values())) if per_class else (0, 0)
     absent = len(vl.class_names) - len(per_class)
@@ -432,7 +465,7 @@ def _shots_info(report: AuditReport, dataset: str, vl, shots: int | None) -> Non
 
 def _audit_few_shot(report: AuditReport, defn) -> None:
     for shots in defn.few_shot_shots():
-        lists = _safe(report, defn, f"{shots}-shot lists", lambda: defn.few_shot(shots))
+        lists = _safe(report, defn, f"{shots}-shot lists", lambda: defn.few_shot(shots), ("shots", "duplicate_video"))
         if lists is None:
             continue
         train, test = lists
@@ -441,10 +474,11 @@ def _audit_few_shot(report: AuditReport, defn) -> None:
 
 
 def _audit_overlap(report: AuditReport, target, source) -> None:
-    evals = _safe(report, target, "zero-shot evaluation lists", target.zero_shot_evals)
-    source_names = _safe(report, source, "source class names", source.class_names)
+    evals = _safe(report, target, "zero-shot evaluation lists", target.zero_shot_evals, ("class_overlap",))
+    source_names = _safe(report, source, "source class names", source.class_names, ("class_overlap",))
     if evals is None or source_names is None:
         return
+    report.ran("class_overlap", f"{target.name} vs {source.name}")
     appears: dict[str, list[str]] = defaultdict(list)
     for split, vl in evals.items():
         for name in vl.class_names:
@@ -499,16 +533,26 @@ def audit_dataset(defn, *, protocol: str | None = None, source=None) -> AuditRep
 
     splits = defn.split_names() if protocol is None else [s for p in protocols for s in defn.protocol_splits(p)]
     splits = list(dict.fromkeys(splits))
+    def absent(split: str) -> str:
+        ref = defn.split_ref(split)
+        return (f"split file {ref.path} is absent" if ref.path is not None else
+                f"split file {ref.rel} not found: no --files-root given")
+
+    present = [s for s in splits if defn.split_ref(s) is not None and defn.split_ref(s).exists]
     if defn.path_class != "none":
-        names = _safe(report, defn, "class names", defn.class_names)
+        names = _safe(report, defn, "class names", defn.class_names, ("label_mismatch",))
         if names is not None:
             classify = _PathClassifier(names, defn.path_class)
-            for split in splits:
-                if defn.split_ref(split) is not None and defn.split_ref(split).exists:
-                    _label_mismatch(report, defn, split, classify)
+            for split in present:
+                _label_mismatch(report, defn, split, classify)
+        for split in splits:
+            if defn.split_ref(split) is not None and split not in present:
+                report.skipped("label_mismatch", defn.name, f"{defn.name}/{split}", absent(split))
     for split in splits:
-        if defn.split_ref(split) is not None and defn.split_ref(split).exists:
+        if split in present:
             _duplicates_within(report, defn, split)
+        elif defn.split_ref(split) is not None:
+            report.skipped("duplicate_video", defn.name, f"{defn.name}/{split} (within the list)", absent(split))
 
     if "base2novel" in protocols:
         _audit_base2novel(report, defn)
@@ -521,6 +565,7 @@ def audit_dataset(defn, *, protocol: str | None = None, source=None) -> AuditRep
                 src = load_dataset(defn.zero_shot_source(), files_root=defn.files_root)
             except HarnessError as exc:
                 report.add("files", "info", defn.name, f"{defn.name}: source dataset not loaded ({exc})")
+                report.skipped("class_overlap", defn.name, f"{defn.name} vs its source", str(exc))
         if src is not None:
             _audit_overlap(report, defn, src)
             _zero_shot_duplicates(report, defn, src)
@@ -532,9 +577,13 @@ def _zero_shot_duplicates(report: AuditReport, target, source) -> None:
     if ref is None or not ref.exists:
         report.add("files", "info", target.name,
                    f"{target.name}: source training list of {source.name} absent; train/test duplicates not checked")
+        where = ref.path if ref is not None and ref.path is not None else \
+            f"{ref.rel} (no --source-files-root / --files-root given)" if ref is not None else "none declared"
+        report.skipped("duplicate_video", target.name, f"zero_shot {source.name} -> {target.name} (train vs test)",
+                       f"source training list absent: {where}")
         return
-    train = _safe(report, source, "source training list", source.zero_shot_train)
-    evals = _safe(report, target, "zero-shot evaluation lists", target.zero_shot_evals)
+    train = _safe(report, source, "source training list", source.zero_shot_train, ("duplicate_video",))
+    evals = _safe(report, target, "zero-shot evaluation lists", target.zero_shot_evals, ("duplicate_video",))
     if train is not None and evals is not None:
         _duplicates_between(report, target.name, f"zero_shot {source.name} -> {target.name}", train, evals)
 
@@ -584,9 +633,32 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _check_folder(flag: str, folder) -> None:
+    from pathlib import Path
+
+    if folder and not Path(folder).expanduser().is_dir():
+        raise HarnessError(f"{flag} {folder} is not a folder; give the folder holding the class and split files "
+                           "(e.g. a ViFi-CLIP checkout; see docs/datasets.md)")
+
+
+def _nothing_checked(report: AuditReport, datasets, files_root) -> HarnessError:
+    """One line for an audit that could run no check: which files it lacked, where it looked, which flag."""
+    absent = [ref for defn in datasets for ref in defn.missing_files()]
+    repos = sorted({d.files_repo for d in datasets if getattr(d, "files_repo", None)})
+    where = f"under --files-root {files_root}" if files_root else "(no --files-root given)"
+    example = ", ".join(ref.rel for ref in absent[:2]) + (f" and {len(absent) - 2} more" if len(absent) > 2 else "")
+    why = (f"{len(absent)} class/split file(s) are absent {where}: {example}" if absent else
+           "; ".join(sorted({d["why"] for d in report.not_done}))[:300] or "the dataset declares nothing to check")
+    source = f"a checkout of {' or '.join(repos)}" if repos else "the folder holding the files"
+    return HarnessError(f"audit of {', '.join(d.name for d in datasets)} checked nothing: {why}; pass --files-root "
+                        f"DIR, {source} (see docs/datasets.md)")
+
+
 def handler(args) -> int:
     from harness.data.catalog import load_dataset
 
+    _check_folder("--files-root", args.files_root)
+    _check_folder("--source-files-root", getattr(args, "source_files_root", None))
     datasets = [load_dataset(name, files_root=args.files_root) for name in args.dataset]
     source = None
     if getattr(args, "source_dataset", None):
@@ -601,6 +673,8 @@ def handler(args) -> int:
             report.extend(part)
     else:
         report = audit_protocol(protocol, datasets, source=source)
+    if not report.done:
+        raise _nothing_checked(report, datasets, args.files_root)
     if getattr(args, "json", False):
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -49,14 +49,34 @@ def resolve_quick_gelu(name: str, pretrained: str | None, quick_gelu) -> bool:
     return tag == "openai" or (tag not in ("", EMBEDDED_TAG) and "openai" in Path(tag).name)
 
 
-def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED_TAG, quick_gelu="auto",
-                precision: str = "fp32"):
-    """Build an open_clip CLIP model.
+def _needed_packages(name: str) -> list[tuple[str, str]]:
+    """(package, why) for each optional package an open_clip architecture needs that is not importable:
+    Hugging Face text towers and tokenizers need ``transformers``, timm vision towers need ``timm``."""
+    import importlib.util
 
-    ``pretrained`` is an open_clip tag (needs the hub, i.e. network), a local checkpoint path, ``embedded``
-    (the project's own toy CLIP, built on first use) or ``none`` (random init at full size, for tests and
-    profiling). Errors are one line that says what to do instead.
-    """
+    import open_clip
+
+    config = open_clip.get_model_config(name) or {}
+    text, vision = config.get("text_cfg") or {}, config.get("vision_cfg") or {}
+    needs = []
+    if text.get("hf_model_name") or text.get("hf_tokenizer_name"):
+        needs.append(("transformers", f"its Hugging Face text tower/tokenizer "
+                                      f"{text.get('hf_model_name') or text.get('hf_tokenizer_name')}"))
+    if vision.get("timm_model_name"):
+        needs.append(("timm", f"its timm vision tower {vision['timm_model_name']}"))
+    missing = [(package, why) for package, why in needs if importlib.util.find_spec(package) is None]
+    if not missing and vision.get("timm_model_name"):
+        import timm
+
+        if not timm.is_model(vision["timm_model_name"]):
+            missing.append(("timm", f"a timm version that knows {vision['timm_model_name']} "
+                                    f"(installed timm {timm.__version__} does not)"))
+    return missing
+
+
+def check_backbone(name: str) -> None:
+    """Refuse, in one line, an architecture that is unknown or whose optional packages are missing:
+    ``python -m harness list`` shows every open_clip config, including ones that need extra packages."""
     import open_clip
 
     _ensure_toy_registered()
@@ -64,6 +84,124 @@ def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED
     if name not in known:
         raise HarnessError(f"unknown backbone {name!r}{closest(name, known)}; `python -m harness list` shows the "
                            f"open_clip architectures (e.g. {', '.join(COMMON_BACKBONES)})")
+    missing = _needed_packages(name)
+    if missing:
+        packages = sorted({package for package, _ in missing})
+        raise HarnessError(f"backbone {name} needs {' and '.join(why for _, why in missing)}; install it with "
+                           f"`pip install {' '.join(packages)}`, or choose a plain ViT "
+                           f"(e.g. {', '.join(COMMON_BACKBONES[1:])})")
+
+
+#: seconds the model hub may take to answer before it counts as unreachable
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
+def _hub_reachable(url: str) -> bool:
+    """One HEAD request with a short timeout, no retries (huggingface_hub's own downloads retry for ~1 min and
+    print a warning per retry before failing); run in a thread so a hanging DNS lookup cannot block either."""
+    import threading
+
+    outcome: list[bool] = []
+
+    def probe():
+        try:
+            try:
+                from huggingface_hub.utils import get_session
+
+                get_session().head(url, timeout=HUB_PROBE_TIMEOUT_S)
+            except ImportError:
+                import urllib.request
+
+                urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=HUB_PROBE_TIMEOUT_S)
+            outcome.append(True)
+        except Exception as error:  # any answer at all (even an HTTP error status) means the host is reachable
+            outcome.append(getattr(error, "code", None) is not None or getattr(error, "response", None) is not None)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(HUB_PROBE_TIMEOUT_S + 1)
+    return bool(outcome and outcome[0])
+
+
+def _cached_weights(cfg: dict) -> tuple[str | None, str]:
+    """(local file or None, where it was looked for / would come from) for an open_clip pretrained config,
+    without touching the network."""
+    hub = cfg.get("hf_hub") or ""
+    url = cfg.get("url") or ""
+    try:
+        import huggingface_hub
+        from huggingface_hub import constants
+    except ImportError:
+        huggingface_hub = None
+    if hub and huggingface_hub is not None:
+        repo, filename = os.path.split(hub)  # open_clip's form: "org/model/" or "org/model/file.bin"
+        filename = filename or "open_clip_pytorch_model.bin"
+        # open_clip prefers a .safetensors twin of the file when the repository has one
+        names = [filename.replace("open_clip_pytorch_model.bin", "open_clip_model.safetensors"),
+                 filename.rsplit(".", 1)[0] + ".safetensors", filename]
+        for candidate in dict.fromkeys(names):
+            found = huggingface_hub.try_to_load_from_cache(repo, candidate)
+            if isinstance(found, str) and os.path.isfile(found):
+                return found, f"{constants.ENDPOINT}/{repo}"
+        return None, f"{constants.ENDPOINT}/{repo} (cache {constants.HF_HUB_CACHE})"
+    if url:
+        local = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
+        return (str(local) if local.is_file() else None), f"{url} (cache {local.parent})"
+    return None, "nowhere (the tag names no download)"
+
+
+class _HubOffline:
+    """huggingface_hub in offline mode for one model build: weights already in its cache load without any
+    request (its online path would first ask the hub for a newer revision, retrying when there is no network)."""
+
+    def __enter__(self):
+        try:
+            from huggingface_hub import constants
+        except ImportError:
+            self.constants = None
+            return self
+        self.constants, self.saved = constants, constants.HF_HUB_OFFLINE
+        constants.HF_HUB_OFFLINE = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.constants is not None:
+            self.constants.HF_HUB_OFFLINE = self.saved
+        return False
+
+
+def _hub_weights_or_refuse(name: str, tag: str) -> bool:
+    """True when the tag's weights are in the local cache (build offline). Otherwise the hub must answer
+    within seconds, else one line says how to get the checkpoint: never a minute of retry warnings."""
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(name, tag) or {}
+    local, where = _cached_weights(cfg)
+    if local is not None:
+        return True
+    from urllib.parse import urlsplit
+
+    probe = where.split(" ")[0]
+    parts = urlsplit(probe)
+    if not _hub_reachable(f"{parts.scheme}://{parts.netloc}" if parts.netloc else probe):
+        raise HarnessError(f"pretrained weights {name}/{tag} are not downloaded (looked for {where}) and "
+                           f"{parts.netloc or 'the model hub'} cannot be reached from this machine; download the "
+                           "checkpoint on a machine with network and pass --pretrained /path/to/checkpoint")
+    return False
+
+
+def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED_TAG, quick_gelu="auto",
+                precision: str = "fp32"):
+    """Build an open_clip CLIP model.
+
+    ``pretrained`` is an open_clip tag (its weights from the local hub cache, else downloaded; with no
+    network a one-line error within seconds), a local checkpoint path, ``embedded`` (the project's own toy
+    CLIP, built on first use) or ``none`` (random init at full size, for tests and profiling). Errors are one
+    line that says what to do instead.
+    """
+    import open_clip
+
+    check_backbone(name)
     tag = pretrained if pretrained not in RANDOM_TAGS else None
     if tag == EMBEDDED_TAG:
         if name != EMBEDDED_BACKBONE:
@@ -73,6 +211,9 @@ def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED
 
         tag = str(ensure_toy_clip())
     force_quick_gelu = resolve_quick_gelu(name, pretrained, quick_gelu)
+    offline = False
+    if tag is not None and Path(tag).is_dir():
+        raise HarnessError(f"--pretrained {tag!r} is a folder; give the checkpoint file inside it")
     if tag is not None and not Path(tag).exists():
         looks_like_path = os.path.sep in tag or tag.endswith((".pt", ".pth", ".bin", ".safetensors"))
         if looks_like_path:
@@ -82,21 +223,23 @@ def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED
         if tag not in tags:
             raise HarnessError(f"unknown pretrained tag {tag!r} for {name}{closest(tag, tags)}; known tags: "
                                f"{', '.join(tags) or 'none'}; or pass a local checkpoint path")
+        offline = _hub_weights_or_refuse(name, tag)
     quiet = logging.getLogger()
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # open_clip warns "initialized randomly" on every random-init build
     try:
-        model = open_clip.create_model(name, pretrained=tag, precision=precision, device="cpu",
-                                       force_quick_gelu=force_quick_gelu)
+        with (_HubOffline() if offline else _NoContext()):
+            model = open_clip.create_model(name, pretrained=tag, precision=precision, device="cpu",
+                                           force_quick_gelu=force_quick_gelu)
     except HarnessError:
         raise
     except Exception as error:  # network, corrupt file, wrong architecture for the checkpoint
         if tag is not None and not Path(tag).exists():
             raise HarnessError(f"could not fetch pretrained weights {name}/{tag} ({type(error).__name__}: "
-                               f"{str(error).splitlines()[0][:160]}); this needs the model hub — download the "
+                               f"{_first_line(error)}); this needs the model hub — download the "
                                "checkpoint on a machine with network and pass --pretrained /path/to/checkpoint") from None
         raise HarnessError(f"could not load checkpoint {tag!r} into {name} ({type(error).__name__}: "
-                           f"{str(error).splitlines()[0][:160]}); check that the file is an open_clip/OpenAI "
+                           f"{_first_line(error)}); check that the file is an open_clip/OpenAI "
                            "checkpoint of this architecture") from None
     finally:
         quiet.setLevel(level)
@@ -104,6 +247,20 @@ def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED
                                   quick_gelu=force_quick_gelu,
                                   weights_sha256=_sha256(tag) if tag is not None and Path(tag).is_file() else None)
     return model
+
+
+class _NoContext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _first_line(error: Exception, limit: int = 160) -> str:
+    """The first line of an exception message, capped: it goes inside a one-line error that must stay readable."""
+    text = (str(error).splitlines() or [""])[0]
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _sha256(path: str) -> str:
@@ -114,9 +271,28 @@ def _sha256(path: str) -> str:
 
 
 def get_tokenizer(name: str):
+    """open_clip's tokenizer for the architecture; a Hugging Face tokenizer must already be in the local hub
+    cache or the hub must answer (checked in seconds), never a minute of retries."""
     import open_clip
 
-    _ensure_toy_registered()
+    check_backbone(name)
+    hf_name = ((open_clip.get_model_config(name) or {}).get("text_cfg") or {}).get("hf_tokenizer_name")
+    if hf_name:
+        try:
+            import huggingface_hub
+            from huggingface_hub import constants
+        except ImportError:
+            huggingface_hub = None
+        if huggingface_hub is not None:
+            cached = huggingface_hub.try_to_load_from_cache(hf_name, "tokenizer_config.json")
+            if isinstance(cached, str):
+                with _HubOffline():
+                    return open_clip.get_tokenizer(name)
+            if not _hub_reachable(constants.ENDPOINT):
+                raise HarnessError(f"backbone {name} needs the Hugging Face tokenizer {hf_name}, which is not in the "
+                                   f"local hub cache ({constants.HF_HUB_CACHE}) and {constants.ENDPOINT} cannot be "
+                                   "reached; fetch it once on a machine with network (copy the cache, or set "
+                                   "HF_HOME) or choose a plain ViT backbone")
     return open_clip.get_tokenizer(name)
 
 

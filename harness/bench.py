@@ -35,14 +35,16 @@ def add_parser(subparsers) -> None:
                                    description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--backbone", default="ViT-B-32", help="open_clip architecture (random init)")
-    parser.add_argument("--frames", type=int, default=8)
+    from .cli import positive_float, positive_int
+
+    parser.add_argument("--frames", type=positive_int, default=8)
     parser.add_argument("--device", default="cpu", help="torch device for the model figures (cpu, cuda, cuda:1)")
-    parser.add_argument("--clips", type=int, default=8, help="videos per measurement")
-    parser.add_argument("--batch-size", type=int, default=2, help="training batch for step time / memory")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating repeats; the median ratio is kept")
+    parser.add_argument("--clips", type=positive_int, default=8, help="videos per measurement")
+    parser.add_argument("--batch-size", type=positive_int, default=2, help="training batch for step time / memory")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="alternating repeats; the median ratio is kept")
     parser.add_argument("--videos", nargs="+", default=None, metavar="PATH_OR_GLOB",
                         help="also measure the data path on these video files (e.g. a sample of your dataset)")
-    parser.add_argument("--min-seconds", type=float, default=2.0,
+    parser.add_argument("--min-seconds", type=positive_float, default=2.0,
                         help="data path: repeat short passes until each side has run this long (median of pairs)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["overhead", "data", "training", "scaling"])
     parser.add_argument("--output", default=None, help="also write the JSON here (e.g. results/bench.json)")
@@ -79,7 +81,10 @@ def _build(method: str, backbone: str, frames: int, device: str = "cpu"):
 
 
 def _device(name: str) -> torch.device:
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise HarnessError(f"--device {name!r} is not a torch device; use cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise HarnessError(f"--device {name}: torch sees no CUDA device here; run on a GPU machine or use --device cpu")
     return device
@@ -183,14 +188,7 @@ def data_path_sets(args) -> list[tuple[str, list, int]]:
     from .backbones import create_clip, preprocess_cfg
     from .data.fullsize import ensure_fullsize_clips
 
-    files = []
-    if args.videos:
-        import glob
-
-        files = sorted({f for pattern in args.videos for f in (glob.glob(pattern, recursive=True) or [pattern])
-                        if os.path.isfile(f)})
-        if not files:
-            raise HarnessError(f"--videos matched no file ({' '.join(args.videos)}); give video files or globs")
+    files = user_videos(args.videos) if args.videos else []
     video_list, entries = _videos(args.clips * 3)
     embedded_size = preprocess_cfg(create_clip(name="toy-vit", pretrained="none"))["size"]
     size = preprocess_cfg(create_clip(name=args.backbone, pretrained="none"))["size"]
@@ -342,8 +340,47 @@ def bench_scaling(backbone: str, clips: int, device: str = "cpu") -> dict:
 
 
 # ----------------------------------------------------------------------------------------- command
+def _check_inputs(args) -> None:
+    """Every input is checked before the first timing: a bad name or path is one line now, not an error
+    after minutes of measurements."""
+    from .backbones import check_backbone
+    from .methods_registry import method_entry
+
+    _device(args.device)
+    for method in args.methods:
+        method_entry(method)
+    check_backbone(args.backbone)
+    if args.output:
+        from pathlib import Path
+
+        folder = Path(args.output).resolve().parent
+        if not folder.is_dir():
+            raise HarnessError(f"--output {args.output}: folder {folder} does not exist; create it or write elsewhere")
+        if not os.access(folder, os.W_OK):
+            raise HarnessError(f"--output {args.output}: folder {folder} is not writable; write elsewhere")
+    if args.videos and "data" not in args.skip:
+        from .data.pipeline import SegmentSample
+
+        files = user_videos(args.videos)
+        good, bad, _ = _decodable(files, SegmentSample(frames=args.frames, test_mode=True))
+        if not good:
+            raise HarnessError(f"--videos: none of the {len(files)} file(s) can be decoded by decord "
+                               f"(e.g. {bad[0]}); give video files (mp4, avi, webm, ...)")
+
+
+def user_videos(patterns) -> list[str]:
+    """The files ``--videos`` names (paths or globs), sorted; one line when none exists."""
+    import glob
+
+    files = sorted({f for pattern in patterns for f in (glob.glob(pattern, recursive=True) or [pattern])
+                    if os.path.isfile(f)})
+    if not files:
+        raise HarnessError(f"--videos matched no file ({' '.join(patterns)}); give video files or globs")
+    return files
+
+
 def handle(args) -> int:
-    _device(args.device)  # an unusable device is one line now, not an error after minutes of data-path timing
+    _check_inputs(args)
     if args.train_one:
         print(json.dumps(bench_training_one(args.train_one, args.backbone, args.frames, args.batch_size,
                                             device=args.device)))

@@ -18,8 +18,39 @@ COMMAND_MODULES = ("harness.commands.run", "harness.commands.listing", "harness.
                    "harness.profile", "harness.audit", "harness.prepare", "harness.sweep", "harness.bench")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints the usage block and then its error (three or more lines); the harness promises one
+    line naming the problem and where the fix is, like every other bad input. Subcommand parsers inherit it
+    (``add_subparsers`` builds them with the parent's class)."""
+
+    def error(self, message: str):
+        raise HarnessError(f"{self.prog}: {message}; see `{self.prog} --help`")
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts (frames, clips, repeats): 0 or a negative number fails deep inside torch."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type for durations that must be above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m harness",
         description="Benchmark and evaluation harness for video-CLIP action recognition "
                     "(EZ-CLIP, ActionCLIP, X-CLIP, ViFi-CLIP, frozen CLIP) under zero-shot, base-to-novel "

@@ -165,6 +165,9 @@ def handler(args) -> int:
     root = Path(args.root)
     if not root.is_dir():
         raise HarnessError(f"video root not found or not a folder: {root} (pass --root DIR holding the videos)")
+    if args.files_root and not Path(args.files_root).expanduser().is_dir():
+        raise HarnessError(f"--files-root {args.files_root} is not a folder; give the folder holding the class and "
+                           "split files (e.g. a ViFi-CLIP checkout; see docs/datasets.md)")
     defn = load_dataset(args.dataset, files_root=args.files_root, video_root=root)
     protocol = getattr(args, "protocol", "all") or "all"
     report = prepare_report(defn, None if protocol == "all" else [protocol])

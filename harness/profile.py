@@ -136,7 +136,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--backbone", default="ViT-B-16", help="open_clip architecture (default ViT-B-16)")
     parser.add_argument("--pretrained", default="none",
                         help="weights: 'none' (random, default), an open_clip tag or a checkpoint path")
-    parser.add_argument("--frames", type=int, default=8, help="frames per view (default 8)")
+    from .cli import positive_int
+
+    parser.add_argument("--frames", type=positive_int, default=8, help="frames per view (default 8)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.set_defaults(func=run_profile, handler=run_profile)
     return parser

@@ -56,6 +56,17 @@ def outcome(evaluation: dict, where: str) -> Outcome:
     return Outcome(float(metrics["top1"]), int(metrics.get("n_videos") or 0))
 
 
+def _point(method: str, dataset: str, nested: list[list[Outcome]]) -> dict:
+    """A plot point: mean over outer units (splits, K) of the mean over their seeds, with its 95 % bootstrap CI."""
+    flat = [o for inner in nested for o in inner]
+    if all(o.keys is not None for o in flat):
+        value, low, high = stats.bootstrap_nested_mean_ci([[o.correct for o in inner] for inner in nested],
+                                                          RESAMPLES, 0.95, 0, same_videos=_same_videos(flat))
+    else:
+        value, low, high = float(np.mean([np.mean([o.acc for o in inner]) for inner in nested])), None, None
+    return {"method": method, "dataset": dataset, "value": value, "low": low, "high": high}
+
+
 def _same_videos(outcomes: list[Outcome]) -> bool:
     return all(o.keys is not None for o in outcomes) and len({o.keys for o in outcomes}) == 1
 
@@ -134,7 +145,7 @@ def tests_table(stem: str, title: str, comparisons: list[Comparison], row_name: 
         seed = c.seed or {}
         rows.append([c.method, c.row, c.column, pp_ci(c.diff, c.low, c.high), fmt_p(c.p_boot),
                      DASH if c.n01 is None else f"{c.n01}/{c.n10}", fmt_p(c.p_mcnemar), c.test, fmt_p(c.p_holm),
-                     MARK if c.significant else "", str(c.units), fmt_p(seed.get("ttest_p")),
+                     (f"{MARK} higher" if c.diff > 0 else f"{MARK} lower") if c.significant else "", str(c.units), fmt_p(seed.get("ttest_p")),
                      fmt_p(seed.get("wilcoxon_p")),
                      DASH if not seed else f"{seed['min_wilcoxon_p']:.3g}" + (" (powerless)" if seed["powerless"]
                                                                                else "")])
@@ -144,8 +155,9 @@ def tests_table(stem: str, title: str, comparisons: list[Comparison], row_name: 
                          csv_p(c.p_holm), str(c.significant).lower(), str(c.units), csv_p(seed.get("ttest_p")),
                          csv_p(seed.get("wilcoxon_p")), str(seed.get("n", "")),
                          "" if not seed else str(seed["powerless"]).lower()])
-    notes = [f"{MARK}: Holm-adjusted p < {ALPHA} over the {len(comparisons)} comparisons of this table "
-             f"(Holm step-down on the primary test's p).",
+    notes = [f"{MARK}: differs from the reference `{reference}` (Holm-adjusted p < {ALPHA}), either direction — "
+             f"\"higher\" / \"lower\" after the mark and the sign of Δ say which; Holm step-down over the "
+             f"{len(comparisons)} comparisons of this table on the primary test's p.",
              f"Paired bootstrap: {RESAMPLES:,} resamples of the videos (rng seed 0), the same videos for both "
              f"methods; percentile 95% CI; p = 2·min(P(Δ*≤0), P(Δ*≥0)).",
              "Exact McNemar: two-sided binomial test on the discordant videos (n01 = method right / reference "
@@ -338,7 +350,8 @@ def build_base2novel(records: list[dict], reference: str, notes: list[str]) -> t
         lambda recs: join_values(f"{(_find_eval(r, 'base') or {}).get('metrics', {}).get('n_videos', DASH)}/"
                            f"{(_find_eval(r, 'novel') or {}).get('metrics', {}).get('n_videos', DASH)}"
                            for r in recs))
-    points = [{"method": m, "dataset": d, "value": s["hm"]} for (m, d), s in sorted(summary.items())]
+    points = [{"method": m, "dataset": d, "value": s["hm"], "low": s.get("hm_low"), "high": s.get("hm_high")}
+              for (m, d), s in sorted(summary.items())]
     return [headline, per_seed_table, tests, prov], points
 
 
@@ -346,8 +359,9 @@ def _significance_notes(comparisons, reference, tests_text, tests_stem, unit) ->
     if not comparisons:
         return [f"No significance marks: the reference `{reference}` has no paired evaluations "
                 "(identical videos) with another method in this table."]
-    return [f"{MARK}: Holm-adjusted p < {ALPHA} against the reference `{reference}` (Holm over the "
-            f"{len(comparisons)} comparisons in this table). Tests: {tests_text}. Bootstrap: {RESAMPLES:,} "
+    return [f"{MARK}: differs from the reference `{reference}` (Holm-adjusted p < {ALPHA}), either direction: "
+            f"a mark means neither better nor worse by itself, the sign of Δ in {tests_stem} says which (Holm over "
+            f"the {len(comparisons)} comparisons in this table). Tests: {tests_text}. Bootstrap: {RESAMPLES:,} "
             f"resamples, rng seed 0. Δ, CIs, raw and adjusted p: {tests_stem}.",
             *_seed_level_notes(comparisons, unit, tests_stem)]
 
@@ -370,7 +384,7 @@ def _seed_level_notes(comparisons, unit, where: str = "") -> list[str]:
 # ============================================================================================ zero-shot
 
 
-def _zs_target(ev: dict) -> tuple[str, str]:
+def zs_target(ev: dict) -> tuple[str, str]:
     name = str(ev.get("name", ""))
     target = ev.get("dataset") or (name.split("/", 1)[0] if "/" in name else name)
     split = ev.get("split") or (name.split("/", 1)[1] if "/" in name else name)
@@ -387,7 +401,7 @@ def build_zero_shot(records: list[dict], reference: str, notes: list[str]) -> tu
     for (method, source), recs in groups.items():
         for rec in sorted(recs, key=created_key):
             for ev in rec["evaluations"]:
-                target, split = _zs_target(ev)
+                target, split = zs_target(ev)
                 key = (method, source, target, split, _seed(rec))
                 if key in owner:
                     collisions.append(f"{owner[key]} → {rec['run_id']} ({target}/{split})")
@@ -450,7 +464,9 @@ def build_zero_shot(records: list[dict], reference: str, notes: list[str]) -> tu
             row.append(f"{pct(mean)} ± {pct(std)}{mark}" if std is not None else f"{pct(mean)}{mark}")
             csv_rows.append([method, source, target, csv_num(mean), csv_num(std), str(len(splits)),
                              join_values(splits), str(bool(mark)).lower()])
-            points.append({"method": method, "dataset": target, "value": mean})
+            nested = [[data[(method, source)][target][sp][sd] for sd in _sort_units(data[(method, source)][target][sp])]
+                      for sp in splits]
+            points.append(_point(method, target, nested))
         rows.append(row)
     splits_all = join_values(s for v in data.values() for t in v.values() for s in t)
     head_notes = [
@@ -486,7 +502,7 @@ def build_zero_shot(records: list[dict], reference: str, notes: list[str]) -> tu
                         "source", "target", "splits×seeds", reference)
 
     def videos(recs):
-        return join_values(f"{_zs_target(ev)[1]}:{(ev.get('metrics') or {}).get('n_videos', DASH)}"
+        return join_values(f"{zs_target(ev)[1]}:{(ev.get('metrics') or {}).get('n_videos', DASH)}"
                      for r in recs for ev in r["evaluations"])
     prov = provenance_table("zero_shot_provenance", "Zero-shot: what produced each row", dict(groups), "source",
                             "seeds", lambda recs: join_values(_seed(r) for r in recs), videos)
@@ -553,9 +569,10 @@ def build_few_shot(records: list[dict], reference: str, notes: list[str]) -> tup
                 seeds = _sort_units(data[(method, dataset)][k])
                 csv_rows.append([method, dataset, str(k), csv_num(c[0]), csv_num(c[1]), csv_num(c[2]),
                                  str(len(seeds)), join_values(seeds), str(bool(mark)).lower()])
-            ks = [cell[(method, dataset, k)][0] for k in shots_of[dataset] if (method, dataset, k) in cell]
-            if ks:
-                points.append({"method": method, "dataset": dataset, "value": float(np.mean(ks))})
+            by_k = data.get((method, dataset), {})
+            nested = [[by_k[k][s] for s in _sort_units(by_k[k])] for k in shots_of[dataset] if k in by_k]
+            if nested:
+                points.append(_point(method, dataset, nested))
         rows.append(row)
     head_notes = [
         "Cells: all-way K-shot top-1 % (mean over seeds if several) [95% percentile bootstrap CI over the test "

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from . import stats
 from .errors import HarnessError, closest
 from .published import published
-from .table_protocols import build_base2novel, build_few_shot, build_zero_shot, created_key, group_by, views_text
-from .table_render import DASH, Table, join_values
+from .table_protocols import (zs_target, build_base2novel, build_few_shot, build_zero_shot, created_key, group_by,
+                              outcome, views_text)
+from .table_render import ALPHA, DASH, Table, join_values, natural_key
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,9 @@ _RECORD_KEYS = ("schema_version", "run_id", "method", "protocol", "dataset", "un
 _GENERATED_STEMS = {f"{p}{s}" for p in PROTOCOLS for s in ("", "_seeds", "_splits", "_tests", "_provenance")} | {
     "efficiency", "published", "README"}
 _PLOT_SUFFIXES = ("vs_gmacs", "vs_trainable_params")
+NOT_MEASURED = "not measured"
+DETECT_EXAMPLE = 0.10  # README: paired videos needed to detect a gain of this size (10 points)
+DEFAULT_REFERENCE = "ezclip"
 
 
 # ============================================================================================ loading records
@@ -123,43 +130,61 @@ def efficiency_rows(records: list[dict]) -> dict[tuple, dict]:
         views = recs[-1].get("views") or {}
         n_views = int(views.get("clips", 1) or 1) * int(views.get("crops", 1) or 1)
         trainings = [r.get("training") or {} for r in recs]
-        mems = [t.get("peak_memory_mb") for t in trainings if t.get("peak_memory_mb")]
+        # only records that say how memory was measured: older ones hold process RSS (mostly the runtime itself)
+        measured = [t for t in trainings if t.get("peak_memory_how") and t.get("peak_memory_mb") is not None]
+        mems = [float(t["peak_memory_mb"]) for t in measured]
         out[key] = {
             "total_params": model.get("total_params"), "trainable_params": model.get("trainable_params"),
             "gmacs_per_view": model.get("gmacs_per_view"), "views": n_views, "text_gmacs": model.get("text_gmacs"),
             "throughput": _median(ev.get("throughput_clips_per_s") for r in recs for ev in r["evaluations"]),
             "step_time": _median(t.get("step_time_s") for t in trainings),
             "peak_memory": max(mems) if mems else None,
+            "memory_how": sorted({str(t["peak_memory_how"]) for t in measured}),
+            "memory_records": len(measured), "trained_records": sum(1 for t in trainings if t),
             "machine": join_values(_machine(r) for r in recs), "records": len(recs)}
     return out
 
 
 def build_efficiency(records: list[dict]) -> Table:
     header = ["method", "backbone", "frames", "input", "total params", "trainable params", "GMACs/view × views",
-              "text GMACs", "throughput (clips/s)", "train step (s)", "peak memory (MB)", "machine", "records"]
+              "text GMACs", "throughput (clips/s)", "train step (s)", "peak training memory (MB)",
+              "memory measured by", "machine", "records"]
     rows, csv_rows = [], []
-    for (method, backbone, frames, size, views), e in efficiency_rows(records).items():
+    effs = efficiency_rows(records)
+    hows = sorted({h for e in effs.values() for h in e["memory_how"]})  # long sentences: footnotes [1], [2], …
+    for (method, backbone, frames, size, views), e in effs.items():
         gm = e["gmacs_per_view"]
+        how_marks = ", ".join(f"[{hows.index(h) + 1}]" for h in e["memory_how"]) or DASH
+        if e["peak_memory"] is not None:
+            memory = f"{e['peak_memory']:.0f}"
+        else:
+            memory = NOT_MEASURED if e["trained_records"] else DASH
         rows.append([method, backbone, frames, size, _thousands(e["total_params"]), _thousands(e["trainable_params"]),
                      DASH if gm is None else f"{gm:.2f} × {e['views']} = {gm * e['views']:.2f}",
                      _num(e["text_gmacs"], ".2f"), _num(e["throughput"], ".1f"), _num(e["step_time"], ".3f"),
-                     _num(e["peak_memory"], ".0f"), e["machine"], str(e["records"])])
+                     memory, how_marks, e["machine"], str(e["records"])])
         csv_rows.append([method, backbone, frames, size, _int(e["total_params"]), _int(e["trainable_params"]),
                          "" if gm is None else f"{gm:.4f}", views, str(e["views"]),
                          "" if e["text_gmacs"] is None else f"{e['text_gmacs']:.4f}",
                          "" if e["throughput"] is None else f"{e['throughput']:.3f}",
                          "" if e["step_time"] is None else f"{e['step_time']:.4f}",
-                         "" if e["peak_memory"] is None else f"{e['peak_memory']:.1f}", e["machine"],
-                         str(e["records"])])
+                         "" if e["peak_memory"] is None else f"{e['peak_memory']:.1f}", "; ".join(e["memory_how"]),
+                         str(e["memory_records"]), e["machine"], str(e["records"])])
     notes = ["GMACs are multiply-accumulates (papers' \"GFLOPs\") of the visual tower per view (clips × crops "
              "views per video); text GMACs are for encoding the class prompts once (engineering.md §3).",
              "Throughput: median over the evaluations of the rows' records; train step: median seconds per "
-             "optimizer step; peak memory: largest value over the records. Only comparable on the same machine "
-             "(column machine).", "Numbers measured here; published efficiency figures are in methods.md §1.5."]
+             "optimizer step. Only comparable on the same machine (column machine).",
+             "Peak training memory: largest `training.peak_memory_mb` over the records that state how it was "
+             "measured (`training.peak_memory_how`, column memory measured by): what the training itself "
+             f"allocated. Records without that key (older runner) held the process's resident memory, mostly the "
+             f"Python/torch runtime and the same for every method, so they show \"{NOT_MEASURED}\"; "
+             f"{DASH}: not trained.",
+             *(f"[{i}] {how}" for i, how in enumerate(hows, 1)),
+             "Numbers measured here; published efficiency figures are in methods.md §1.5."]
     return Table("efficiency", "Efficiency: model size, compute and speed (measured)", header, rows,
                  ["method", "backbone", "frames", "input_size", "total_params", "trainable_params",
                   "gmacs_per_view", "views", "n_views", "text_gmacs", "throughput_clips_per_s", "step_time_s",
-                  "peak_memory_mb", "machine", "records"], csv_rows, notes)
+                  "peak_memory_mb", "peak_memory_how", "memory_records", "machine", "records"], csv_rows, notes)
 
 
 # ============================================================================================ published
@@ -194,8 +219,8 @@ def build_published() -> Table:
 # ============================================================================================ plots
 
 
-def _plot_points(points: list[dict], records: list[dict]) -> list[dict]:
-    """Attach per-(method, dataset) model figures (GMACs × views, trainable params, throughput) to plot points."""
+def plot_points(points: list[dict], records: list[dict]) -> list[dict]:
+    """Attach per-(method, dataset) model figures (GMACs × views, trainable params) to plot points."""
     eff = {}
     for rec in records:
         eff.setdefault((rec["method"], rec["dataset"]), []).append(rec)
@@ -205,48 +230,211 @@ def _plot_points(points: list[dict], records: list[dict]) -> list[dict]:
         rec = sorted(recs, key=created_key)[-1]
         model, views = rec.get("model") or {}, rec.get("views") or {}
         n_views = int(views.get("clips", 1) or 1) * int(views.get("crops", 1) or 1)
-        out.append(dict(p, gmacs=float(model.get("gmacs_per_view") or 0) * n_views,
-                        trainable=float(model.get("trainable_params") or 0),
-                        throughput=_median(ev.get("throughput_clips_per_s") for r in recs for ev in r["evaluations"])
-                        or 0.0))
+        gmacs, trainable = model.get("gmacs_per_view"), model.get("trainable_params")
+        out.append(dict(p, gmacs=None if gmacs is None else float(gmacs) * n_views,
+                        trainable=None if trainable is None else float(trainable)))
     return out
 
 
-def write_plots(protocol: str, label: str, points: list[dict], results_dir: Path) -> list[Path]:
-    """Accuracy vs GMACs and vs trainable parameters; bubble area ∝ throughput."""
+_MARKERS = "osD^vP*Xhp<>"
+_DODGE_PT = 6.0  # horizontal spread, in points, between markers that would sit on top of each other
+_CLUSTER = 0.03  # axes-width fraction under which two x values count as "the same place"
+
+
+def _x_axis(ax, xkey: str, xs: list[float]) -> str:
+    """Set the x scale and limits; return the axis label. Both axes keep 0 in view (GMACs and parameters have
+    a true zero); trainable parameters span orders of magnitude (0 for frozen CLIP, 10^4–10^8 otherwise), so they
+    use a symmetric log scale that is linear near 0 and says so."""
+    top = max(xs) if xs else 0.0
+    if xkey == "gmacs":
+        ax.set_xlim(0, 1.15 * top if top > 0 else 1.0)
+        return "visual GMACs per video (per view × views), linear axis from 0"
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    positive = [x for x in xs if x > 0]
+    linthresh = 10.0 ** max(0, math.floor(math.log10(min(positive))) - 1) if positive else 1.0
+    ax.set_xscale("symlog", linthresh=linthresh, linscale=1.0)
+    right = max(3 * top, 10 * linthresh)
+    ax.set_xlim(-0.15 * linthresh, right)  # a little room left of 0 (linear there) so a frozen model's marker shows
+    decades = range(round(math.log10(linthresh)), math.floor(math.log10(right)) + 1)
+    ax.xaxis.set_major_locator(FixedLocator([0.0] + [10.0 ** k for k in decades]))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: "0" if x == 0 else f"$10^{{{round(math.log10(x))}}}$"))
+    return f"trainable parameters (symmetric log scale: linear 0–{linthresh:,.0f}, log above)"
+
+
+def _dodges(ax, points: list[dict], xkey: str, methods: list[str]) -> list[float]:
+    """Offsets (points) so markers at (nearly) the same x do not hide each other; same method, same offset."""
     if not points:
         return []
-    import matplotlib
+    frac = (ax.transScale + ax.transLimits).transform([[p[xkey], 0.0] for p in points])[:, 0]
+    order = sorted(range(len(points)), key=lambda i: (frac[i], methods.index(points[i]["method"])))
+    clusters, current = [], []
+    for i in order:
+        if current and frac[i] - frac[current[-1]] > _CLUSTER:
+            clusters.append(current)
+            current = []
+        current.append(i)
+    if current:
+        clusters.append(current)
+    out = [0.0] * len(points)
+    for cluster in clusters:
+        names = sorted({points[i]["method"] for i in cluster}, key=methods.index)
+        for i in cluster:
+            out[i] = (names.index(points[i]["method"]) - (len(names) - 1) / 2) * _DODGE_PT
+    return out
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def plot_figure(protocol: str, label: str, points: list[dict], xkey: str):
+    """Accuracy (y, 0–100 %) with 95 % CI error bars vs GMACs or trainable parameters (x, from 0).
+
+    Colour: dataset; marker: method; both in legends outside the axes, so no text sits on the data. Returns the
+    matplotlib Figure (no pyplot state) so tests can check its axes before it is saved.
+    """
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import offset_copy
+
+    methods = sorted({p["method"] for p in points})
     datasets = sorted({p["dataset"] for p in points})
-    colours = {d: plt.get_cmap("tab10")(i % 10) for i, d in enumerate(datasets)}
-    top = max(p["throughput"] for p in points) or 1.0
+    colours = {d: mpl.colormaps["tab10"](i % 10) for i, d in enumerate(datasets)}
+    markers = {m: _MARKERS[i % len(_MARKERS)] for i, m in enumerate(methods)}
+
+    missing = sum(1 for p in points if p.get(xkey) is None)
+    points = [p for p in points if p.get(xkey) is not None]
+    fig = Figure(figsize=(7.8, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    xlabel = _x_axis(ax, xkey, [p[xkey] for p in points])
+    ax.set_ylim(0, 100)
+    dodges = _dodges(ax, points, xkey, methods)
+    without_ci = 0
+    for p, dx in zip(points, dodges):
+        y = 100 * p["value"]
+        where = offset_copy(ax.transData, fig=fig, x=dx, y=0, units="points")
+        style = dict(marker=markers[p["method"]], color=colours[p["dataset"]], markersize=6, linestyle="none",
+                     transform=where)
+        if p.get("low") is None:
+            without_ci += 1
+            ax.plot([p[xkey]], [y], markerfacecolor="none", **style)
+            continue
+        ax.errorbar([p[xkey]], [y], yerr=[[y - 100 * p["low"]], [100 * p["high"] - y]], capsize=3,
+                    elinewidth=1, **style)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{label}, top-1 % (axis from 0)")
+    ax.set_title(f"{protocol}: {label}, 95% bootstrap CI over test videos", fontsize=10)
+    ax.grid(alpha=0.3)
+    method_legend = ax.legend(
+        handles=[Line2D([], [], marker=markers[m], color="0.3", linestyle="none", label=m) for m in methods],
+        title="method", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.add_artist(method_legend)
+    ax.legend(handles=[Line2D([], [], marker="s", color=colours[d], linestyle="none", label=d) for d in datasets],
+              title="dataset", fontsize=7, title_fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0))
+    notes = []
+    if any(dodges):
+        notes.append(f"markers at the same x are spread sideways by {_DODGE_PT:g} pt steps to stay visible")
+    if without_ci:
+        notes.append("hollow marker: no per-video predictions, so no CI")
+    if missing:
+        notes.append(f"{missing} point(s) left out: their records hold no {xkey.replace('gmacs', 'GMACs')} figure")
+    if notes:
+        text = "; ".join(notes)
+        fig.supxlabel(text[0].upper() + text[1:] + ".", fontsize=7)
+    return fig
+
+
+def write_plots(protocol: str, label: str, points: list[dict], results_dir: Path) -> list[Path]:
+    """Accuracy vs GMACs and vs trainable parameters (``plot_figure``), as PNG files."""
+    if not points:
+        return []
     paths = []
-    for xkey, xlabel, suffix in (("gmacs", "visual GMACs per video (per view × views)", _PLOT_SUFFIXES[0]),
-                                 ("trainable", "trainable parameters", _PLOT_SUFFIXES[1])):
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for d in datasets:
-            pts = [p for p in points if p["dataset"] == d]
-            ax.scatter([p[xkey] for p in pts], [100 * p["value"] for p in pts],
-                       s=[40 + 400 * p["throughput"] / top for p in pts], color=colours[d], alpha=0.6, label=d)
-            for p in pts:
-                ax.annotate(p["method"], (p[xkey], 100 * p["value"]), fontsize=7, xytext=(4, 4),
-                            textcoords="offset points")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"{label} (top-1 %)")
-        ax.set_title(f"{protocol}: {label} (bubble area ∝ throughput)")
-        ax.legend(fontsize=7, title="dataset", title_fontsize=7)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
+    for xkey, suffix in (("gmacs", _PLOT_SUFFIXES[0]), ("trainable", _PLOT_SUFFIXES[1])):
+        fig = plot_figure(protocol, label, points, xkey)
         path = results_dir / "plots" / f"{protocol}_{suffix}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=100, metadata={"Software": None})
-        plt.close(fig)
         paths.append(path)
     return paths
+
+
+# ============================================================================================ sample size
+
+
+def _compared_evaluations(protocol: str, rec: dict):
+    """(row, column, evaluation) for each evaluation of ``rec`` that the protocol's tests compare."""
+    if protocol == "base2novel":
+        for name, column in (("base", "B"), ("novel", "N")):
+            ev = next((e for e in rec["evaluations"] if e.get("name") == name), None)
+            if ev is not None:
+                yield rec["dataset"], column, ev
+    elif protocol == "zero_shot":
+        for ev in rec["evaluations"]:
+            yield rec["dataset"], f"→ {zs_target(ev)[0]}", ev
+    elif protocol == "few_shot":
+        ev = next((e for e in rec["evaluations"] if e.get("name") == "test"), None)
+        if ev is None and len(rec["evaluations"]) == 1:
+            ev = rec["evaluations"][0]
+        if ev is not None:
+            yield rec["dataset"], f"K={(rec.get('unit') or {}).get('shots')}", ev
+
+
+@lru_cache(maxsize=None)
+def _mdd(n: int, base: float) -> float | None:
+    return stats.min_detectable_difference(n, base)
+
+
+@lru_cache(maxsize=None)
+def _n_for_10(base: float) -> int | None:
+    return stats.n_for_difference(DETECT_EXAMPLE, base) if base + DETECT_EXAMPLE <= 1 else None
+
+
+def sample_sizes(by_protocol: dict[str, list[dict]]) -> list[dict]:
+    """Per compared (protocol, row, column): test videos per evaluation, evaluations pooled per test, the median
+    measured accuracy, and the exact-McNemar minimum detectable difference there (harness.stats, 80 % power)."""
+    out = []
+    for protocol in PROTOCOLS:
+        groups: dict = defaultdict(lambda: defaultdict(list))  # (row, column) → method → [Outcome]
+        for rec in by_protocol.get(protocol, []):
+            for row, column, ev in _compared_evaluations(protocol, rec):
+                groups[(row, column)][rec["method"]].append(outcome(ev, rec["_path"]))
+        for (row, column) in sorted(groups, key=lambda k: (k[0], natural_key(k[1]))):
+            by_method = groups[(row, column)]
+            sizes = sorted({o.n for outs in by_method.values() for o in outs})
+            units = min(len(outs) for outs in by_method.values())
+            base = float(np.median([np.mean([o.acc for o in outs]) for outs in by_method.values()]))
+            n = sizes[0]  # the smallest list: the conservative figure
+            out.append({"protocol": protocol, "row": row, "column": column, "sizes": sizes, "units": units,
+                        "methods": len(by_method), "base": base, "mdd_one": _mdd(n, base) if n else None,
+                        "mdd_pooled": _mdd(n * units, base) if n else None, "n_for_10": _n_for_10(base)})
+    return out
+
+
+def _power_lines(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    pp = lambda d: f"> {100:.0f}" if d is None else f"{100 * d:.1f}"  # noqa: E731
+    lines = ["## Sample size and minimum detectable difference", "",
+             f"What the tables' accuracy tests can detect: exact McNemar, two-sided, α = {ALPHA}, on paired videos, "
+             f"at {100 * stats.POWER:.0f} % power (`harness/stats.py`). *Accuracy* is the median over methods "
+             "of each method's mean over its evaluations; the minimum detectable difference (MDD) is the "
+             "smallest gain over that accuracy the test finds with 80 % power, on the smallest video list. "
+             "Assumption: the two methods' errors are independent given their accuracies (discordant rate "
+             "pA(1−pB) + pB(1−pA)); methods that fail on the same videos have fewer discordant pairs and a smaller "
+             "MDD, so these figures err on the large side. *Pooled* is the test as the tables run it, over all "
+             "evaluations per comparison (seeds, splits); seeds evaluated on the same videos are not independent "
+             "pairs, so the pooled MDD is optimistic and the one-evaluation MDD is the safe reading. Base-to-"
+             "novel HM is compared by paired bootstrap and is not covered here.", "",
+             "| table | row | evaluation | test videos per evaluation | evaluations per test | methods "
+             "| accuracy (%) | MDD, one evaluation (pp) | MDD, pooled (pp) "
+             f"| paired videos for a {100 * DETECT_EXAMPLE:.0f}-point gain |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sizes = str(r["sizes"][0]) if len(r["sizes"]) == 1 else f"{r['sizes'][0]}–{r['sizes'][-1]}"
+        need = DASH if r["n_for_10"] is None else f"{r['n_for_10']:,}"
+        lines.append(f"| {r['protocol']} | {r['row']} | {r['column']} | {sizes} | {r['units']} | {r['methods']} "
+                     f"| {100 * r['base']:.1f} | {pp(r['mdd_one'])} | {pp(r['mdd_pooled'])} | {need} |")
+    lines.append("")
+    return lines
 
 
 # ============================================================================================ README + driver
@@ -265,7 +453,8 @@ _DESCRIPTIONS = {
     "published": "published numbers from methods.md §4 (NOT measured here)"}
 
 
-def readme(written: list[Path], results_dir: Path, records_dir: Path, counts: dict) -> str:
+def readme(written: list[Path], results_dir: Path, records_dir: Path, counts: dict,
+           power_rows: list[dict] | None = None) -> str:
     lines = ["# Results", "",
              "Everything in this folder is generated by `python -m harness tables` from the run records "
              "(`records/`, one JSON file per protocol unit) and is overwritten on every run: do not edit it by "
@@ -279,13 +468,15 @@ def readme(written: list[Path], results_dir: Path, records_dir: Path, counts: di
     for path in written:
         rel = path.relative_to(results_dir).as_posix()
         if rel.endswith(".png"):
-            entries[f"`{rel}`"] = "accuracy vs compute / trainable parameters (bubble area ∝ throughput)"
+            entries[f"`{rel}`"] = ("accuracy vs compute / trainable parameters, 95% CI error bars, axes from 0 "
+                                   "(parameters: symmetric log scale)")
         else:
             stem = rel.rsplit(".", 1)[0]
             entries[f"`{stem}.md` / `.csv` / `.tex`"] = _DESCRIPTIONS.get(stem, "")
     lines += [f"| {name} | {entries[name]} |" for name in sorted(entries)]
-    sweep = records_dir / "SWEEP_COMMAND"
     lines.append("")
+    lines += _power_lines(power_rows or [])
+    sweep = records_dir / "SWEEP_COMMAND"
     if sweep.is_file():
         lines += ["The records were produced by this sweep (verbatim from `records/SWEEP_COMMAND`):", "", "```",
                   sweep.read_text(encoding="utf-8").rstrip("\n"), "```"]
@@ -304,15 +495,30 @@ def _remove_stale(results_dir: Path, keep: set[Path]) -> None:
             path.unlink()
 
 
-def build_tables(records_dir: Path, results_dir: Path, reference: str = "ezclip") -> list[Path]:
-    """Regenerate ``results_dir`` from the records under ``records_dir``; return the written paths (sorted)."""
+def check_reference(reference: str | None, methods: set[str]) -> str:
+    """The reference method to mark against. One the user named must have records (else a HarnessError listing
+    the methods that do); the default only warns, since a first run of another method has no ezclip records."""
+    if reference is None:
+        if methods and DEFAULT_REFERENCE not in methods:
+            log.warning("reference method %r has no records; tables carry no significance marks (pass "
+                        "--reference with one of: %s)", DEFAULT_REFERENCE, ", ".join(sorted(methods)))
+        return DEFAULT_REFERENCE
+    if reference not in methods:
+        present = ", ".join(sorted(methods)) or "none"
+        raise HarnessError(f"reference method {reference!r} has no records{closest(reference, methods)}; methods "
+                           f"in the records: {present}; pass one of them with --reference")
+    return reference
+
+
+def build_tables(records_dir: Path, results_dir: Path, reference: str | None = None) -> list[Path]:
+    """Regenerate ``results_dir`` from the records under ``records_dir``; return the written paths (sorted).
+
+    ``reference``: the method the marks compare against; None = ``DEFAULT_REFERENCE`` (see ``check_reference``).
+    """
     records_dir, results_dir = Path(records_dir), Path(results_dir)
     raw, skipped = load_records(records_dir)
     kept, superseded = deduplicate(raw)
-    methods = {r["method"] for r in kept}
-    if kept and reference not in methods:
-        log.warning("reference method %r has no records%s; tables carry no significance marks", reference,
-                    closest(reference, methods))
+    reference = check_reference(reference, {r["method"] for r in kept})
     by_protocol = group_by(kept, protocol_name)
     unknown = sorted(p for p in by_protocol if p not in PROTOCOLS)
     if unknown:
@@ -331,7 +537,7 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str = "ezclip"
                  for old, new in superseded if protocol_name(new) == protocol]
         built, points = builders[protocol][0](recs, reference, notes)
         tables += built
-        plots.append((protocol, builders[protocol][1], _plot_points(points, recs)))
+        plots.append((protocol, builders[protocol][1], plot_points(points, recs)))
     if kept:
         tables.append(build_efficiency(kept))
     tables.append(build_published())
@@ -348,7 +554,8 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str = "ezclip"
     counts = {"records": len(raw), "superseded": len(superseded), "skipped": len(skipped),
               "unknown": sum(len(by_protocol[p]) for p in unknown)}
     path = results_dir / "README.md"
-    _write(path, readme(written, results_dir, records_dir, counts))
+    _write(path, readme(written, results_dir, records_dir, counts,
+                        sample_sizes({p: by_protocol[p] for p in PROTOCOLS if p in by_protocol})))
     written.append(path)
     _remove_stale(results_dir, set(written))
     return sorted(written)
@@ -374,8 +581,9 @@ def add_parser(subparsers):
                         help="records folder (default: $HARNESS_RECORDS or <repo>/records)")
     parser.add_argument("--results", type=Path, default=None,
                         help="output folder (default: $HARNESS_RESULTS or <repo>/results)")
-    parser.add_argument("--reference", default="ezclip",
-                        help="method the significance marks compare against (default: ezclip)")
+    parser.add_argument("--reference", default=None,
+                        help=f"method the significance marks compare against (default: {DEFAULT_REFERENCE}); "
+                             "a method without records is an error")
     parser.set_defaults(func=handler)
     return parser
 

@@ -50,7 +50,8 @@ MODELS = {
 
 def record(method: str, protocol: str, dataset: str, unit: dict, evaluations: list[dict],
            created: str = "2026-12-01T10:00:00Z", run_id: str | None = None, git: str = "abcdef1234567890",
-           step_time: float = 0.5) -> dict:
+           step_time: float = 0.5, memory_how: str | None = "fake: bytes the training allocated") -> dict:
+    """One record; ``memory_how=None`` drops ``training.peak_memory_how`` (records of the older runner)."""
     tag = "-".join(f"{k}{v}" for k, v in sorted(unit.items()) if v is not None)
     return {
         "schema_version": 1,
@@ -69,7 +70,8 @@ def record(method: str, protocol: str, dataset: str, unit: dict, evaluations: li
         "text": {"source": "names", "templates": ["{}"]},
         "training": None if method == "clip" else {
             "epochs": 1, "iterations": 10, "train_videos": 20, "effective_batch_size": 4, "step_time_s": step_time,
-            "peak_memory_mb": 100.0, "final_loss": 1.0, "wall_s": 5.0, "selected_checkpoint": "last"},
+            "peak_memory_mb": 100.0, "final_loss": 1.0, "wall_s": 5.0, "selected_checkpoint": "last",
+            **({} if memory_how is None else {"peak_memory_how": memory_how})},
         "evaluations": evaluations,
     }
 

@@ -171,9 +171,59 @@ def test_audit_protocol_uses_source_among_datasets(tmp_path):
 def test_report_clean_exit_code():
     report = AuditReport("x")
     report.add("shots", "info", "d", "fine")
+    assert report.exit_code == 1, "a report in which no check ran is not clean"
+    report.ran("shots", "d/fs2")
     assert report.exit_code == 0 and "(clean)" in report.to_text()
     report.add("duplicate_video", "warning", "d", "twice")
     assert report.exit_code == 1
+
+
+def test_report_with_a_check_not_done_is_not_clean():
+    report = AuditReport("x")
+    report.ran("shots", "d/fs2")
+    report.skipped("label_mismatch", "d", "d/test1", "split file /x/test.txt is absent")
+    text = report.to_text()
+    assert report.exit_code == 1 and "(clean)" not in text and "incomplete" in text
+    assert "Checks not done (1)" in text and "/x/test.txt is absent" in text
+    assert report.to_dict()["checks_not_done"][0]["check"] == "label_mismatch"
+
+
+def _one_line_error(capsys, argv) -> str:
+    from harness.cli import main
+
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in captured.err + captured.out
+    return lines[0]
+
+
+def test_cli_without_files_root_checked_nothing_is_an_error(capsys):
+    """The user report: no usable --files-root used to print "clean" and exit 0 having checked nothing."""
+    line = _one_line_error(capsys, ["audit", "--protocol", "base2novel", "--dataset", "hmdb51"])
+    assert "checked nothing" in line and "no --files-root given" in line
+    assert "labels/hmdb_51_labels.csv" in line and "--files-root DIR" in line and "ViFi-CLIP" in line
+
+
+def test_cli_files_root_without_the_files_checked_nothing(tmp_path, capsys):
+    line = _one_line_error(capsys, ["audit", "--protocol", "base2novel", "--dataset", "hmdb51",
+                                    "--files-root", str(tmp_path)])
+    assert "checked nothing" in line and f"under --files-root {tmp_path}" in line
+
+
+def test_cli_files_root_that_does_not_exist(tmp_path, capsys):
+    line = _one_line_error(capsys, ["audit", "--dataset", "hmdb51", "--files-root", str(tmp_path / "absent")])
+    assert f"--files-root {tmp_path / 'absent'} is not a folder" in line
+
+
+def test_cli_partial_audit_lists_what_was_not_checked(tmp_path, capsys):
+    yaml_path = build(tmp_path)
+    (tmp_path / "fs2.txt").unlink()
+    args = parse("--dataset", yaml_path, "--files-root", tmp_path, "--protocol", "few_shot")
+    assert args.func(args) == 1
+    out = capsys.readouterr().out
+    assert "Checks not done" in out and str(tmp_path / "fs2.txt") in out and "incomplete" in out
+    assert "label_mismatch: tgt/test1" in out  # what could run did run
 
 
 def parse(*argv):

@@ -89,8 +89,9 @@ def test_efficiency_and_provenance(built):
     _, results, _ = built
     row = md_row(results / "efficiency.md", "ezclip")
     assert row[4:8] == ["1,000,000", "50,000", "1.50 × 1 = 1.50", "0.25"]
-    assert row[8:11] == ["10.0", "0.500", "100"] and row[11] == "test-cpu"
-    assert md_row(results / "efficiency.md", "clip")[9] == "—"  # no training
+    assert row[8:12] == ["10.0", "0.500", "100", "[1]"] and row[12] == "test-cpu"
+    assert "[1] fake: bytes the training allocated" in (results / "efficiency.md").read_text(encoding="utf-8")
+    assert md_row(results / "efficiency.md", "clip")[9:11] == ["—", "—"]  # no training
     prov = md_row(results / "base2novel_provenance.md", "vificlip")
     assert prov[2:8] == ["toy-vit", "16", "32", "1×1", "names: {}", "1, 2, 3"]
     assert prov[10] == "abcdef1"
@@ -125,6 +126,17 @@ def test_base2novel_marks_and_holm_match_direct_computation(built):
     assert not md_row(results / "base2novel.md", "vificlip")[1].endswith("†")
     text = (results / "base2novel.md").read_text(encoding="utf-8")
     assert "Holm over the 6 comparisons" in text and "10,000" in text and "0.25" in text
+    assert "differs from the reference `ezclip` (Holm-adjusted p < 0.05), either direction" in text
+    tests_md = results / "base2novel_tests.md"
+    assert "either direction" in tests_md.read_text(encoding="utf-8")
+    for (m, col), row in tests.items():  # the tests table says which direction each mark goes
+        cells = next(c for c in (line.strip().strip("|").split("|") for line in
+                                 tests_md.read_text(encoding="utf-8").splitlines())
+                     if [x.strip() for x in c[:3]] == [m, "toy", col])
+        expected = "" if row["significant"] == "false" else \
+            ("† higher" if float(row["delta_pct"]) > 0 else "† lower")
+        assert cells[9].strip() == expected
+    assert tests[("clip", "HM")]["significant"] == "true" and float(tests[("clip", "HM")]["delta_pct"]) < 0
 
 
 def test_zero_shot_marks_match_pooled_mcnemar(built):
@@ -305,3 +317,140 @@ def test_cli_subcommand(tmp_path, capsys):
     assert args.func(args) == 0
     assert "wrote" in capsys.readouterr().out
     assert (tmp_path / "out" / "base2novel.md").exists()
+
+
+# --------------------------------------------------------------------------------------------- plots
+
+
+def _plot_points(records: Path, protocol: str) -> list[dict]:
+    from harness.table_protocols import build_base2novel, build_few_shot, build_zero_shot
+
+    raw, _ = tables.load_records(records)
+    recs = [r for r in raw if tables.protocol_name(r) == protocol]
+    builder = {"base2novel": build_base2novel, "zero_shot": build_zero_shot, "few_shot": build_few_shot}[protocol]
+    return tables.plot_points(builder(recs, "ezclip", [])[1], recs)
+
+
+def test_plot_points_carry_hand_checked_values_and_cis(built):
+    records = built[0]
+    zs = {p["method"]: p for p in _plot_points(records, "zero_shot")}
+    assert zs["ezclip"]["value"] == pytest.approx(0.6)  # 25, 30, 35 of 50
+    est, low, high = stats.bootstrap_nested_mean_ci([[fake.zs_correct("ezclip", s)] for s in ("test1", "test2",
+                                                                                            "test3")])
+    assert (zs["ezclip"]["low"], zs["ezclip"]["high"]) == pytest.approx((low, high))
+    fs = {p["method"]: p for p in _plot_points(records, "few_shot")}
+    assert fs["ezclip"]["value"] == pytest.approx(((30 + 33) / 120 + (40 + 42) / 120) / 2)  # mean over K
+    b2n = {p["method"]: p for p in _plot_points(records, "base2novel")}
+    hm_row = {(r["method"], r["metric"]): r for r in read_csv(built[1] / "base2novel.csv")}[("ezclip", "HM")]
+    assert 100 * b2n["ezclip"]["low"] == pytest.approx(float(hm_row["ci_low_pct"]), abs=1e-3)
+    assert all(p["low"] <= p["value"] <= p["high"] for pts in (zs, fs, b2n) for p in pts.values())
+    assert b2n["ezclip"]["gmacs"] == 1.5 and b2n["clip"]["trainable"] == 0
+
+
+@pytest.mark.parametrize("protocol", ["base2novel", "zero_shot", "few_shot"])
+def test_plot_axes_include_zero_and_every_point_has_error_bars(built, protocol):
+    from matplotlib.container import ErrorbarContainer
+
+    points = _plot_points(built[0], protocol)
+    for xkey in ("gmacs", "trainable"):
+        fig = tables.plot_figure(protocol, "HM", points, xkey)
+        ax = fig.axes[0]
+        assert ax.get_ylim() == (0.0, 100.0)  # accuracy from 0
+        left, right = ax.get_xlim()
+        assert left <= 0 < right and right > max(p[xkey] for p in points)
+        if xkey == "gmacs":
+            assert ax.get_xscale() == "linear" and left == 0 and "from 0" in ax.get_xlabel()
+        else:  # 0 (frozen CLIP) to millions: a log axis that says so
+            assert ax.get_xscale() == "symlog" and "log scale" in ax.get_xlabel()
+        bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+        assert len(bars) == len(points)
+        spans = sorted(tuple(np.round(seg[:, 1], 6)) for c in bars for seg in c.lines[2][0].get_segments())
+        assert spans == sorted((round(100 * p["low"], 6), round(100 * p["high"], 6)) for p in points)
+        assert not ax.texts  # no labels at the points: methods and datasets are in legends
+        legend_labels = {t.get_text() for leg in [*ax.artists, ax.get_legend()] for t in leg.get_texts()}
+        assert legend_labels == {p["method"] for p in points} | {p["dataset"] for p in points}
+        screen = [tuple(np.round(c.lines[0].get_transform().transform(np.column_stack(c.lines[0].get_data()))[0], 1))
+                  for c in bars]
+        assert len(set(screen)) == len(screen)  # no marker hidden under another (same x is dodged sideways)
+
+
+def test_plot_point_without_predictions_is_hollow_and_says_why(tmp_path):
+    records = tmp_path / "records"
+    ev = fake.evaluation("test", "toy", "test", fake.correct_pattern(60, 45), "fs/test")
+    ev["predictions"] = []
+    fake.write(records, fake.record("ezclip", "few_shot", "toy", {"seed": 1, "shots": 2}, [ev]))
+    points = _plot_points(records, "few_shot")
+    assert points[0]["low"] is None and points[0]["value"] == pytest.approx(0.75)
+    fig = tables.plot_figure("few_shot", "mean over K", points, "gmacs")
+    assert not fig.axes[0].containers and "no CI" in fig._supxlabel.get_text()
+
+
+# --------------------------------------------------------------------------------------------- reference
+
+
+def test_unknown_reference_is_a_one_line_error_listing_the_methods(tmp_path, capsys):
+    from harness.cli import main
+
+    records = tmp_path / "records"
+    fake.write_suite(records, methods=("ezclip", "clip"))
+    with pytest.raises(HarnessError) as info:
+        tables.build_tables(records, tmp_path / "res", reference="NOSUCH")
+    message = str(info.value)
+    assert "'NOSUCH' has no records" in message and "clip, ezclip" in message and "--reference" in message
+    assert "\n" not in message and not (tmp_path / "res").exists()
+    rc = main(["tables", "--records", str(records), "--results", str(tmp_path / "res"), "--reference", "ezclp"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: reference method 'ezclp'") and "did you mean 'ezclip'" in err
+    assert err.count("\n") == 1
+
+
+def test_default_reference_without_records_only_warns(tmp_path, caplog):
+    records = tmp_path / "records"
+    fake.write_suite(records, methods=("clip", "vificlip"))
+    with caplog.at_level(logging.WARNING, logger="harness.tables"):
+        tables.build_tables(records, tmp_path / "res")  # e.g. after `harness run --method clip`
+    assert "'ezclip' has no records" in caplog.text and "clip, vificlip" in caplog.text
+    assert "No significance marks" in (tmp_path / "res" / "base2novel.md").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------- memory
+
+
+def test_memory_only_from_records_that_say_how_it_was_measured(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    ev = [fake.evaluation("test", "toy", "test", fake.correct_pattern(60, 30), "fs/test")]
+    old = fake.record("ezclip", "few_shot", "toy", {"seed": 1, "shots": 2}, ev, memory_how=None)
+    old["training"]["peak_memory_mb"] = 1400.0  # process RSS of the older runner
+    new = fake.record("ezclip", "few_shot", "toy", {"seed": 2, "shots": 2}, ev, memory_how="CUDA allocated")
+    new["training"]["peak_memory_mb"] = 42.0
+    fake.write(records, old)
+    fake.write(records, new)
+    fake.write(records, fake.record("vificlip", "few_shot", "toy", {"seed": 1, "shots": 2}, ev, memory_how=None))
+    tables.build_tables(records, results, reference="ezclip")
+    assert md_row(results / "efficiency.md", "ezclip")[10:12] == ["42", "[1]"]  # not 1400
+    assert md_row(results / "efficiency.md", "vificlip")[10:12] == ["not measured", "—"]
+    rows = {r["method"]: r for r in read_csv(results / "efficiency.csv")}
+    assert (rows["ezclip"]["peak_memory_how"], rows["ezclip"]["memory_records"]) == ("CUDA allocated", "1")
+    assert rows["vificlip"]["peak_memory_mb"] == ""
+    assert "[1] CUDA allocated" in (results / "efficiency.md").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------- sample size
+
+
+def test_readme_states_n_and_minimum_detectable_difference(built):
+    _, results, _ = built
+    text = (results / "README.md").read_text(encoding="utf-8")
+    assert "## Sample size and minimum detectable difference" in text and "independent" in text
+    row = md_row(results / "README.md", "base2novel")  # first base2novel row: toy, B
+    assert row[1:6] == ["toy", "B", "100", "3", "3"]
+    base = float(np.median([(70 + 72 + 74) / 300, (69 + 73 + 72) / 300, 0.40]))  # per-method means of B
+    assert row[6] == f"{100 * base:.1f}"
+    assert row[7] == f"{100 * stats.min_detectable_difference(100, base):.1f}"
+    assert row[8] == f"{100 * stats.min_detectable_difference(300, base):.1f}"
+    assert row[9] == f"{stats.n_for_difference(0.10, base):,}"
+    assert float(row[8]) < float(row[7])  # pooling three seeds lowers the MDD
+    zs = md_row(results / "README.md", "zero_shot")
+    assert zs[1:6] == ["toy-source", "→ toy-target", "50", "3", "3"]
+    few = [line for line in text.splitlines() if line.startswith("| few_shot |")]
+    assert [line.split("|")[3].strip() for line in few] == ["K=2", "K=4"]

@@ -114,7 +114,7 @@ class VideoList:
         """The video file of every entry under ``video_root`` (None where absent; see ``VideoIndex``)."""
         if index is None:
             if self.video_root is None:
-                raise HarnessError(f"{self.name}: no video root (pass --video-root / --root DIR)")
+                raise HarnessError(f"{self.name}: no video root (pass --data-root DIR to run, --root DIR to prepare)")
             index = VideoIndex(self.video_root)
         return [index.find(path) for path, _ in self.entries]
 
@@ -235,6 +235,9 @@ def list_datasets() -> list[str]:
 
 def _definition_file(name: str) -> Path:
     candidate = Path(name)
+    if candidate.is_file() and candidate.suffix not in (".yaml", ".yml"):
+        raise HarnessError(f"--dataset {name}: a dataset definition file must be a .yaml (see docs/datasets.md), "
+                           "or give a dataset name from `python -m harness list datasets`")
     if candidate.suffix in (".yaml", ".yml"):
         if candidate.is_file():
             return candidate
@@ -279,15 +282,20 @@ def load_dataset(
         if ann_file is None or classes is None:
             raise HarnessError(
                 "dataset 'custom' needs --ann-file LIST (lines '<path> <label>') and --classes FILE "
-                "(csv 'id,name', txt, json) and --video-root DIR"
+                "(csv 'id,name', txt, json) and --data-root DIR (the folder holding its videos)"
             )
         for what, value in (("--ann-file", ann_file), ("--classes", classes)):
             if not Path(value).is_file():
                 raise HarnessError(f"{what} {value} not found (give an existing file)")
-        if video_root is not None and not Path(video_root).is_dir():
-            raise HarnessError(f"video root {video_root} not found or not a folder (give the folder holding the videos)")
     elif ann_file is not None:
         raise HarnessError(f"--ann-file only applies to --dataset custom (dataset {spec.get('name', name)!r} has its own lists)")
+    # roots the user named must exist: otherwise every file under them reads as "missing", far from the cause
+    if video_root is not None and not Path(video_root).expanduser().is_dir():
+        raise HarnessError(f"video root {video_root} (--data-root / --root) is not a folder; give the folder "
+                           "holding the videos")
+    if files_root is not None and not Path(files_root).expanduser().is_dir():
+        raise HarnessError(f"--files-root {files_root} is not a folder; give the folder holding the class and split "
+                           "files (e.g. a ViFi-CLIP checkout; see docs/datasets.md)")
     if kind == "embedded" and (files_root is None or video_root is None):
         embedded_files, embedded_videos = _embedded_roots()
         files_root = files_root if files_root is not None else embedded_files

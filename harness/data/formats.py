@@ -75,6 +75,10 @@ def _read_text(path: Path, what: str) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise HarnessError(f"cannot read {what} {path}: {exc.strerror or exc} (check its permissions)") from None
+    if b"\x00" in data[:65536]:  # a checkpoint, archive or video given where a text file belongs
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise HarnessError(f"{path}:{line}: binary data (NUL byte), not a text {what}; give a {what} with "
+                           f"{_EXPECTED[what]}")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

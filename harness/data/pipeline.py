@@ -74,6 +74,33 @@ class VideoDecodeError(RuntimeError):
     """A video that cannot be read as the protocol needs it (the message says why)."""
 
 
+def one_line(text: str) -> str:
+    """The whole text on one line: line breaks and tabs become the visible escapes ``\\n``, ``\\t``, ``\\r``.
+    A skip reason is never cut: the decoder's full message is what tells a user why a video failed."""
+    return str(text).replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
+def _escape_field(text: str) -> str:
+    """Reversible TSV field escaping (backslash first), so a path or reason with tabs or newlines stays one field."""
+    return (str(text).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+def _unescape_field(text: str) -> str:
+    out, chars = [], iter(text)
+    for char in chars:
+        if char == "\\":
+            nxt = next(chars, "")
+            out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(nxt, "\\" + nxt))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _error_text(error: Exception) -> str:
+    return one_line(str(error))
+
+
 class DecodeCache(ByteBudgetLRU):
     """Decoded short videos (uint8 arrays), bounded in bytes per process; videos above ``max_video_mb`` are
     never cached."""
@@ -92,7 +119,7 @@ def _decode_pyav(path: str) -> np.ndarray:
         with av.open(path) as container:
             frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
     except Exception as error:
-        raise VideoDecodeError(f"PyAV could not decode it ({type(error).__name__}: {error})") from None
+        raise VideoDecodeError(f"PyAV could not decode it ({type(error).__name__}: {_error_text(error)})") from None
     if not frames:
         raise VideoDecodeError("no decodable frame")
     return np.stack(frames)
@@ -133,7 +160,7 @@ def _open_decord(path: str):
         with _NativeStderrSilenced():
             return decord.VideoReader(path, num_threads=1)
     except Exception as error:
-        raise VideoDecodeError(f"decord could not open it ({str(error).splitlines()[0][:120]})") from None
+        raise VideoDecodeError(f"decord could not open it ({_error_text(error)})") from None
 
 
 def _check_file(path: str) -> None:
@@ -154,7 +181,7 @@ def read_all_frames(path: str) -> np.ndarray:
         try:
             frames = reader.get_batch(list(range(count))).asnumpy()
         except Exception as error:
-            raise VideoDecodeError(f"decord failed while decoding ({str(error).splitlines()[0][:120]})") from None
+            raise VideoDecodeError(f"decord failed while decoding ({_error_text(error)})") from None
     except VideoDecodeError as decord_error:
         try:  # PyAV reads what decord cannot: GIFs, odd frame sizes
             frames = _decode_pyav(path)
@@ -266,7 +293,7 @@ class DecodeFrames(BaseTransform):
         try:
             full = _decode_pyav(path)
         except VideoDecodeError as pyav_error:
-            raise VideoDecodeError(f"decord failed on sampled frames ({str(error).splitlines()[0][:100]}); "
+            raise VideoDecodeError(f"decord failed on sampled frames ({_error_text(error)}); "
                                    f"{pyav_error}") from None
         if len(full) != expected:
             raise VideoDecodeError(f"decord failed on sampled frames and PyAV decodes {len(full)} of the "
@@ -362,15 +389,15 @@ class VideoListDataset(VideoDataset):
     def _log_skip(self, video: str, reason: str) -> None:
         if self.skip_log:
             with open(self.skip_log, "a", encoding="utf-8") as handle:
-                handle.write(f"{video}\t{reason}\n")
+                handle.write(f"{_escape_field(video)}\t{_escape_field(reason)}\n")
 
     def prepare_data(self, idx):
         info = self.get_data_info(idx)
         try:
             return self.pipeline(info)
         except (VideoDecodeError, Exception) as error:  # noqa: B014 — any decode/transform failure is a skip
-            reason = str(error).splitlines()[0][:200] if isinstance(error, VideoDecodeError) else \
-                f"{type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}"
+            reason = _error_text(error) if isinstance(error, VideoDecodeError) else \
+                f"{type(error).__name__}: {_error_text(error)}"
             self._log_skip(info["video"], reason)
             if not self.test_mode:
                 return None  # BaseDataset draws another index (max_refetch)
@@ -387,12 +414,15 @@ class VideoListDataset(VideoDataset):
 
 
 def read_skip_log(path) -> list[dict]:
-    """Skips recorded by the datasets of a run (deduplicated, in first-seen order)."""
+    """Skips recorded by the datasets of a run (deduplicated, in first-seen order): the video's path as listed
+    and its full reason on one line (see :func:`one_line`)."""
     path = Path(path)
     if not path.is_file():
         return []
     seen: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        if not line:
+            continue
         video, _, reason = line.partition("\t")
-        seen.setdefault(video, reason)
+        seen.setdefault(_unescape_field(video), one_line(_unescape_field(reason)))
     return [dict(video=v, reason=r) for v, r in seen.items()]
