@@ -139,12 +139,31 @@ def parse_cfg_options(options: list[str] | None) -> dict:
     return nested
 
 
-def method_defaults(method: str) -> dict:
-    """The method's YAML with the engine defaults filled in (the schema every override is checked against)."""
+def _method_yaml(method: str, seen: tuple = ()) -> dict:
+    """A method's YAML; an ablation variant (``variant_of: BASE``) is its base's YAML with the variant's
+    ``model`` / ``train`` / ``embedded`` keys merged in — keys the base does not have are refused."""
     raw = _load_yaml(method_config_path(method))
-    unknown = set(raw) - {"method", "model", "train", "embedded", "description", "official"}
+    unknown = set(raw) - {"method", "model", "train", "embedded", "description", "official", "variant_of"}
     if unknown:
         raise HarnessError(f"method config of {method!r} has unknown top-level keys: {', '.join(sorted(unknown))}")
+    base = raw.get("variant_of")
+    if not base:
+        return raw
+    if base in seen + (method,):
+        raise HarnessError(f"method config of {method!r}: variant_of forms a cycle ({' → '.join(seen + (method, base))})")
+    merged = copy.deepcopy(_method_yaml(base, seen + (method,)))
+    for section in ("model", "train", "embedded"):
+        if raw.get(section):
+            merged[section] = deep_merge(merged.get(section) or {}, raw[section], f"{method}:{section}",
+                                         strict=section == "model")
+    merged["description"] = raw.get("description", merged.get("description"))
+    merged["variant_of"] = base
+    return merged
+
+
+def method_defaults(method: str) -> dict:
+    """The method's YAML with the engine defaults filled in (the schema every override is checked against)."""
+    raw = _method_yaml(method)
     config = copy.deepcopy(ENGINE_DEFAULTS)
     config["method"] = method
     config["model"] = copy.deepcopy(raw.get("model") or {})

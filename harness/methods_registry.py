@@ -23,6 +23,27 @@ _METHODS: dict[str, dict] = {
     "vificlip": dict(target="methods.vificlip:ViFiCLIP", config=CONFIG_DIR / "vificlip.yaml"),
 }
 _entry_points_loaded = False
+_variants_loaded = False
+
+
+def _load_variants() -> None:
+    """Ablation variants are config files only (``methods/configs/NAME.yaml`` with ``variant_of: BASE``):
+    they run the base's class with the variant's options, under their own name in run ids and tables."""
+    global _variants_loaded
+    if _variants_loaded:
+        return
+    _variants_loaded = True
+    import yaml
+
+    for path in sorted(CONFIG_DIR.glob("*.yaml")):
+        if path.stem in _METHODS:
+            continue
+        try:
+            base = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("variant_of")
+        except (OSError, yaml.YAMLError):
+            continue  # reported when the method is used (config.py reads it again and names the problem)
+        if base in _METHODS:
+            _METHODS[path.stem] = dict(target=_METHODS[base]["target"], config=path, variant_of=base)
 
 
 def register_method(name: str, target: str, config: str | Path | None = None) -> None:
@@ -60,11 +81,13 @@ def _load_entry_points() -> None:
 
 def list_methods() -> list[str]:
     _load_entry_points()
+    _load_variants()
     return sorted(_METHODS)
 
 
 def method_entry(name: str) -> dict:
     _load_entry_points()
+    _load_variants()
     if name not in _METHODS:
         raise HarnessError(f"unknown method {name!r}{closest(name, _METHODS)}; known methods: "
                            f"{', '.join(sorted(_METHODS))}")

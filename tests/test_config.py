@@ -37,3 +37,33 @@ def test_embedded_overrides_apply_only_to_the_toy_backbone():
 def test_checkpoint_selection_never_on_test():
     with pytest.raises(HarnessError, match="never"):
         build_config("ezclip", embedded=True, cfg_options=["runtime.checkpoint_selection=test"])
+
+
+def test_ablation_variants_are_configs_of_their_base():
+    from harness.config import build_config
+    from harness.methods_registry import list_methods, method_class
+    from harness.records import make_run_id
+
+    full = build_config("ezclip", embedded=True)
+    for variant, key in [("ezclip-no-prompts", "prompts"), ("ezclip-no-motion-loss", "motion_loss"),
+                         ("ezclip-no-adapters", "adapters")]:
+        assert variant in list_methods()
+        assert method_class(variant) is method_class("ezclip")
+        config = build_config(variant, embedded=True)
+        assert config["model"][key] is False and full["model"][key] is True
+        assert {k: v for k, v in config["model"].items() if k != key} == \
+            {k: v for k, v in full["model"].items() if k != key}
+        assert config["train"] == full["train"]  # same schedule, embedded overrides included
+        assert make_run_id(variant, "u", config, {}) != make_run_id("ezclip", "u", full, {})
+
+
+def test_a_variant_with_an_unknown_model_key_is_refused(tmp_path, monkeypatch):
+    from harness import methods_registry
+    from harness.config import build_config
+
+    bad = tmp_path / "ezclip-typo.yaml"
+    bad.write_text("variant_of: ezclip\nmodel: {motion_los: false}\n")
+    monkeypatch.setitem(methods_registry._METHODS, "ezclip-typo",
+                        dict(target="methods.ezclip:EZCLIP", config=bad, variant_of="ezclip"))
+    with pytest.raises(HarnessError, match="motion_los.*motion_loss"):
+        build_config("ezclip-typo", embedded=True)
