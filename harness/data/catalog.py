@@ -287,12 +287,11 @@ def load_dataset(
         for what, value in (("--ann-file", ann_file), ("--classes", classes)):
             if not Path(value).is_file():
                 raise HarnessError(f"{what} {value} not found (give an existing file)")
+        if video_root is not None and not Path(video_root).expanduser().is_dir():
+            raise HarnessError(f"--data-root {video_root} is not a folder; give the folder holding the videos")
     elif ann_file is not None:
         raise HarnessError(f"--ann-file only applies to --dataset custom (dataset {spec.get('name', name)!r} has its own lists)")
-    # roots the user named must exist: otherwise every file under them reads as "missing", far from the cause
-    if video_root is not None and not Path(video_root).expanduser().is_dir():
-        raise HarnessError(f"video root {video_root} (--data-root / --root) is not a folder; give the folder "
-                           "holding the videos")
+    # a files root the user named must exist: otherwise every file under it reads as "missing", far from the cause
     if files_root is not None and not Path(files_root).expanduser().is_dir():
         raise HarnessError(f"--files-root {files_root} is not a folder; give the folder holding the class and split "
                            "files (e.g. a ViFi-CLIP checkout; see docs/datasets.md)")
