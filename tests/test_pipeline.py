@@ -32,6 +32,40 @@ def test_bad_and_odd_files_decode_or_are_skipped(tmp_path):
     assert skipped == {name for name, ok in expected.items() if not ok}
 
 
+def test_skip_reasons_are_whole_in_the_log_and_the_record(tmp_path):
+    """The user report: reasons were cut mid-word (at 200 characters). The decoders' whole messages reach both
+    the skip log (training) and the placeholder the metric records (evaluation), on one line."""
+    expected = make_bad_videos(tmp_path / "videos")
+    bad = sorted(name for name, ok in expected.items() if not ok)
+    log = tmp_path / "skips.tsv"
+    dataset = _dataset(tmp_path / "videos", bad, skip_log=log)
+    recorded = {name: dataset[i]["data_samples"].metainfo["skip_reason"] for i, name in enumerate(bad)}
+    logged = {row["video"]: row["reason"] for row in read_skip_log(log)}
+    assert logged == recorded
+    for name in ("not_a_video.mp4", "truncated.mp4"):
+        reason = recorded[name]
+        assert "decord could not open it" in reason and "PyAV could not decode it" in reason, reason
+        # PyAV's message quotes the whole file path and ends with FFmpeg's own diagnosis (past 200 characters,
+        # where the reason used to be cut)
+        assert f"'{tmp_path / 'videos' / name}'; last error log: " in reason and reason.endswith(")"), reason
+        assert len(reason) > 200
+        assert "\n" not in reason and "\t" not in reason
+
+
+def test_skip_log_keeps_long_multiline_reasons_and_odd_paths(tmp_path):
+    log = tmp_path / "skips.tsv"
+    dataset = _dataset(tmp_path, ["unused.mp4"], skip_log=log)
+    long_reason = "decoder said: " + " ".join(f"word{i}" for i in range(200)) + "\nsecond line\twith a tab"
+    dataset._log_skip("dir with\ttab/clip.mp4", long_reason)
+    dataset._log_skip("plain.mp4", "file is empty (0 bytes)")
+    dataset._log_skip("plain.mp4", "a later reason for the same video")
+    rows = read_skip_log(log)
+    assert [row["video"] for row in rows] == ["dir with\ttab/clip.mp4", "plain.mp4"]
+    assert rows[0]["reason"] == long_reason.replace("\n", "\\n").replace("\t", "\\t")
+    assert rows[0]["reason"].endswith("word199\\nsecond line\\twith a tab")
+    assert rows[1]["reason"] == "file is empty (0 bytes)"
+
+
 def test_training_replaces_unreadable_videos_and_logs_them(tmp_path):
     expected = make_bad_videos(tmp_path / "videos")
     log = tmp_path / "skips.tsv"
