@@ -28,9 +28,11 @@ def accuracy_summary(labels: np.ndarray, scores: np.ndarray, topk: int = 5) -> d
 class VideoPredictionMetric(BaseMetric):
     default_prefix = "video"
 
-    def __init__(self, topk: int = 5, collect_device: str = "cpu", prefix: str | None = None):
+    def __init__(self, topk: int = 5, partners: list[int] | None = None, collect_device: str = "cpu",
+                 prefix: str | None = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.topk = topk
+        self.partners = list(partners) if partners and any(p >= 0 for p in partners) else None
 
     def process(self, data_batch, data_samples) -> None:
         for sample in data_samples:
@@ -51,12 +53,18 @@ class VideoPredictionMetric(BaseMetric):
         scores = np.stack([r["scores"] for r in scored]) if scored else np.zeros((0, 1))
         summary = accuracy_summary(labels, scores, self.topk)
         k = min(self.topk, scores.shape[1]) if scored else 0
-        predictions = []
+        predictions, directions = [], []
         for r in scored:
             order = np.argsort(-r["scores"], kind="stable")[:k]
-            predictions.append(dict(video=r["video"], label=r["label"], pred=int(order[0]),
-                                    topk=[int(i) for i in order],
-                                    topk_scores=[round(float(r["scores"][i]), 6) for i in order]))
+            prediction = dict(video=r["video"], label=r["label"], pred=int(order[0]), topk=[int(i) for i in order],
+                              topk_scores=[round(float(r["scores"][i]), 6) for i in order])
+            partner = self.partners[r["label"]] if self.partners else -1
+            if partner >= 0:  # the true class against its time reversal (harness/pairs.py)
+                prediction["direction"] = bool(r["scores"][r["label"]] > r["scores"][partner])
+                directions.append(prediction["direction"])
+            predictions.append(prediction)
+        if self.partners:
+            summary["direction_accuracy"] = float(np.mean(directions)) if directions else float("nan")
         skipped = [dict(video=r["video"], reason=r["reason"]) for r in results if r.get("skipped")]
         # mmengine logs scalars; the full lists travel in a side channel read by the runner.
         self.last_details = dict(predictions=predictions, skipped=skipped)

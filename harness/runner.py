@@ -222,8 +222,11 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
     video_list, missing = resolve_videos(video_list, config["data"]["allow_missing"])
     model.set_class_names(video_list.class_names, video_list.descriptions)
     dataset = _dataset(video_list, config, model, False, skip_log)
+    from .pairs import reversal_partners
+
+    partners = reversal_partners(video_list.class_names) if video_list.temporal else None
     loop = TestLoop(runner, _loader(dataset, config["eval"]["batch_size"], config["data"]["num_workers"], False, 0),
-                    [dict(type="VideoPredictionMetric", topk=config["eval"]["topk"])])
+                    [dict(type="VideoPredictionMetric", topk=config["eval"]["topk"], partners=partners)])
     runner._test_loop = loop  # hooks (IterTimerHook, LoggerHook) read runner.test_loop / test_dataloader
     cache = FEATURE_CACHE if config["eval"]["feature_cache"] else None
     model.feature_cache = cache
@@ -256,12 +259,18 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
                 class_names=list(video_list.class_names),
                 metrics=dict(top1=values.get("top1"), top5=values.get("top5"),
                              mean_class_accuracy=values.get("mean_class_accuracy"),
-                             n_videos=values.get("n_videos")),
+                             n_videos=values.get("n_videos"),
+                             **({"direction_accuracy": _finite(values["direction_accuracy"])}
+                                if "direction_accuracy" in values else {})),
                 # reused encodings are not the model's speed: throughput only from evaluations that computed all
                 throughput_clips_per_s=None if reuse and reuse["hits"] else round(n / elapsed, 3),
                 eval_wall_s=round(elapsed, 3),
                 feature_cache=reuse,
                 predictions=details["predictions"], skipped=skipped)
+
+
+def _finite(value):
+    return None if value is None or value != value else value  # NaN (no pair in the class set) → null
 
 
 def _eval_runner(model, config: dict, work_dir: Path, seed: int, name: str):
@@ -328,7 +337,9 @@ def run_unit(method: str, config: dict, unit, work_dir: Path, checkpoint: str | 
         result = _evaluate(runner, model, name, video_list, config, eval_log)
         result["dataset"] = dataset_name
         evaluations.append(result)
-        _log(f"  {name:<28} top1 {100 * (result['metrics']['top1'] or 0):6.2f}%  "
+        direction = result["metrics"].get("direction_accuracy")
+        shown = f"  direction-in-pair {100 * direction:5.1f}% (chance 50%)" if direction is not None else ""
+        _log(f"  {name:<28} top1 {100 * (result['metrics']['top1'] or 0):6.2f}%{shown}  "
              f"({result['metrics']['n_videos']} videos, {len(result['skipped'])} skipped)")
         if result["skipped"]:
             _log(_skipped_line(result["skipped"]))
