@@ -67,3 +67,75 @@ def test_list_shows_everything():
     assert result.returncode == 0, result.stderr
     for token in ("ezclip", "base2novel", "zero_shot", "few_shot", "toy-source", "hmdb51", "ViT-B-16"):
         assert token in result.stdout
+
+
+# ------------------------------------------------------------------ flags named in the documentation exist
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+DOCS = [Path(__file__).resolve().parent.parent / "README.md",
+        *sorted((Path(__file__).resolve().parent.parent / "docs").glob("*.md"))]
+_COMMAND = re.compile(r"-m harness((?:\s+--plugin[ =]\S+)*)\s+([a-z][a-z_-]*)")
+_FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
+
+
+def _code_segments(text: str):
+    """Lines of fenced code blocks (backslash continuations joined) and inline code spans."""
+    for block in re.findall(r"```[^\n]*\n(.*?)```", text, re.S):
+        yield from block.replace("\\\n", " ").splitlines()
+    yield from re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+
+
+def doc_flags(text: str):
+    """(command, flag) for every --flag in the code of a document: the command is the `python -m harness CMD`
+    the flag follows on its line ('' for top-level flags before the command, None when no command is named)."""
+    for segment in _code_segments(text):
+        commands = list(_COMMAND.finditer(segment))
+        if not commands:
+            yield from ((None, flag) for flag in _FLAG.findall(segment))
+            continue
+        for index, match in enumerate(commands):
+            end = commands[index + 1].start() if index + 1 < len(commands) else len(segment)
+            yield from (("", flag) for flag in _FLAG.findall(match.group(1)))
+            yield from ((match.group(2), flag) for flag in _FLAG.findall(segment[match.end():end]))
+
+
+def _parser_flags():
+    from harness.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    commands = {name: {o for a in p._actions for o in a.option_strings} for name, p in sub.choices.items()}
+    return {o for a in parser._actions for o in a.option_strings}, commands
+
+
+def _unknown_flags(text: str, top: set, commands: dict) -> list[str]:
+    everywhere = top.union(*commands.values())
+    bad = []
+    for command, flag in doc_flags(text):
+        if command is None:
+            ok = flag in everywhere
+        elif command == "":
+            ok = flag in top
+        else:
+            ok = command in commands and (flag in commands[command] or flag in top)
+        if not ok:
+            bad.append(f"{command or '(no command)'} {flag}")
+    return bad
+
+
+def test_doc_flag_checker_catches_a_wrong_flag():
+    top, commands = _parser_flags()
+    text = ("```bash\npython -m harness run --method ezclip --protocol base2novel \\\n    --video-root /data\n```\n"
+            "and `python -m harness prepare --dataset D --data-root X` and `--no-such-flag`")
+    assert _unknown_flags(text, top, commands) == ["run --video-root", "prepare --data-root", "(no command) --no-such-flag"]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_flag_in_the_docs_exists(doc):
+    """README.md and docs/*.md name only flags the parsers have, for the command they are written with."""
+    text = doc.read_text(encoding="utf-8")
+    assert list(doc_flags(text)), f"no flag found in {doc.name}: the extractor no longer reads its code"
+    top, commands = _parser_flags()
+    assert _unknown_flags(text, top, commands) == []
