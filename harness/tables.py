@@ -8,6 +8,9 @@ Why it is built like this:
 - Every measured cell carries a 95 % bootstrap CI; comparisons with the reference method use paired tests on
   identical videos, Holm-corrected over the table (../shared/docs/engineering.md §4). Published numbers go to
   their own table only (harness.published).
+- Plots must not exaggerate: axes from 0 (or a labelled log scale), a CI on every point, legends instead of text
+  at the points. results/README.md states each compared evaluation's n and the difference the exact McNemar
+  test can detect there (harness.stats), so "no mark" is not read as "no difference".
 """
 from __future__ import annotations
 
