@@ -98,7 +98,8 @@ def test_source_and_temporal_counts(bench):
         assert sorted(counts) == list(range(n))
         assert lo <= min(counts.values()) and max(counts.values()) <= hi
         assert len(set(counts.values())) >= n // 2, "training videos per class must vary"
-        assert set(_per_class(test).values()) == {8}
+        assert set(_per_class(test).values()) == {embedded.FULL.source_test if ds == "toy-source"
+                                                   else embedded.FULL.temporal_test}
         assert not {p for p, _ in train} & {p for p, _ in test}
 
 
@@ -130,7 +131,7 @@ def test_target_a_splits_and_few_shot(bench):
     tests = []
     for s in (1, 2, 3):
         train, test = read_list(ds / f"train{s}.txt"), read_list(ds / f"test{s}.txt")
-        assert set(_per_class(test).values()) == {10} and min(_per_class(train).values()) >= 16
+        assert set(_per_class(test).values()) == {embedded.FULL.target_a_test} and min(_per_class(train).values()) >= 16
         assert not {p for p, _ in train} & {p for p, _ in test}
         tests.append({p for p, _ in test})
     assert tests[0] != tests[1] and tests[1] != tests[2] and tests[0] != tests[2]
@@ -191,6 +192,24 @@ def test_definitions_load_and_check(bench):
             definition.check(protocol)
     k600_like = load_dataset("toy-target-b").zero_shot_evals()
     assert [len(v.class_names) for v in k600_like.values()] == [8, 8, 8]
+
+
+def test_compared_lists_are_large_enough_for_mcnemar(bench):
+    """Every list two methods are compared on holds ≥ 300 videos (the power argument in the module docstring)."""
+    lists = ["toy-source/base_val.txt", "toy-source/novel_val.txt", "toy-temporal/test.txt",
+             *(f"toy-target-a/test{s}.txt" for s in (1, 2, 3)), *(f"toy-target-b/split{s}.txt" for s in (1, 2, 3))]
+    sizes = {rel: len(read_list(bench / rel)) for rel in lists}
+    assert min(sizes.values()) >= 300, sizes
+
+
+def test_test_sampling_is_closed_under_time_reversal():
+    """The test frames of a video, reversed, are the test frames of its reversal: a frame average then cannot
+    separate a temporal pair by which frames it happened to see (16-frame videos failed this)."""
+    from harness.data.pipeline import SegmentSample
+
+    inds = SegmentSample._indices(embedded.FRAMES, 8, 1, "test")
+    assert sorted(embedded.FRAMES - 1 - inds) == sorted(inds.tolist())
+    assert len(set(inds.tolist())) == 8
 
 
 def test_decord_reads_the_videos(bench):

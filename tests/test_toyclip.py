@@ -94,3 +94,17 @@ def test_frozen_zero_shot_transfer(toy_checkpoint):
     temporal = results["toy-temporal/test"]
     # a frame average cannot tell a motion from its reversal: at most about half of the pair hits are right
     assert temporal["top1"] <= 0.5 * temporal["pair_top1"] + 0.15, temporal
+
+
+def test_temporal_pair_names_embed_apart(toy_checkpoint):
+    """Most direction pairs are named by end states the toy CLIP knows, so their frozen text features differ
+    (X-CLIP keeps the text tower frozen: a pair embedded alike cannot be separated by it)."""
+    import open_clip
+
+    model = toyclip.load_toy_clip(toy_checkpoint)
+    specs = embedded.temporal_classes()
+    with torch.no_grad():
+        text = model.encode_text(open_clip.get_tokenizer(toyclip.TOY_MODEL_NAME)([s.name for s in specs]),
+                                 normalize=True)
+    pair_cos = [float(text[2 * k] @ text[2 * k + 1]) for k in range(len(specs) // 2)]
+    assert sum(c < 0.9 for c in pair_cos) >= 3, pair_cos
