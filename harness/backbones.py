@@ -170,15 +170,16 @@ class _HubOffline:
         return False
 
 
-def _hub_weights_or_refuse(name: str, tag: str) -> bool:
-    """True when the tag's weights are in the local cache (build offline). Otherwise the hub must answer
-    within seconds, else one line says how to get the checkpoint: never a minute of retry warnings."""
+def _hub_weights_or_refuse(name: str, tag: str) -> str | None:
+    """The cached weights file when the tag's weights are in the local cache (then the build runs offline).
+    Otherwise the hub must answer within seconds, else one line says how to get the checkpoint: never a
+    minute of retry warnings."""
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(name, tag) or {}
     local, where = _cached_weights(cfg)
     if local is not None:
-        return True
+        return local
     from urllib.parse import urlsplit
 
     probe = where.split(" ")[0]
@@ -187,7 +188,7 @@ def _hub_weights_or_refuse(name: str, tag: str) -> bool:
         raise HarnessError(f"pretrained weights {name}/{tag} are not downloaded (looked for {where}) and "
                            f"{parts.netloc or 'the model hub'} cannot be reached from this machine; download the "
                            "checkpoint on a machine with network and pass --pretrained /path/to/checkpoint")
-    return False
+    return None
 
 
 def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED_TAG, quick_gelu="auto",
@@ -211,7 +212,7 @@ def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED
 
         tag = str(ensure_toy_clip())
     force_quick_gelu = resolve_quick_gelu(name, pretrained, quick_gelu)
-    offline = False
+    cached = None
     if tag is not None and Path(tag).is_dir():
         raise HarnessError(f"--pretrained {tag!r} is a folder; give the checkpoint file inside it")
     if tag is not None and not Path(tag).exists():
@@ -223,17 +224,21 @@ def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED
         if tag not in tags:
             raise HarnessError(f"unknown pretrained tag {tag!r} for {name}{closest(tag, tags)}; known tags: "
                                f"{', '.join(tags) or 'none'}; or pass a local checkpoint path")
-        offline = _hub_weights_or_refuse(name, tag)
+        cached = _hub_weights_or_refuse(name, tag)
     quiet = logging.getLogger()
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # open_clip warns "initialized randomly" on every random-init build
     try:
-        with (_HubOffline() if offline else _NoContext()):
+        with (_HubOffline() if cached else _NoContext()):
             model = open_clip.create_model(name, pretrained=tag, precision=precision, device="cpu",
                                            force_quick_gelu=force_quick_gelu)
     except HarnessError:
         raise
     except Exception as error:  # network, corrupt file, wrong architecture for the checkpoint
+        if cached:
+            raise HarnessError(f"the cached weights of {name}/{tag} ({cached}) could not be loaded "
+                               f"({type(error).__name__}: {_first_line(error)}); delete that file to download it "
+                               "again, or pass --pretrained /path/to/checkpoint") from None
         if tag is not None and not Path(tag).exists():
             raise HarnessError(f"could not fetch pretrained weights {name}/{tag} ({type(error).__name__}: "
                                f"{_first_line(error)}); this needs the model hub — download the "

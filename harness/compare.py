@@ -74,11 +74,19 @@ def resolve_record(run: str, records_dir: Path) -> dict:
     path = Path(run)
     if path.is_file():
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise HarnessError(f"{path} is not a run record (not UTF-8 text); give a record JSON from records/ "
+                               "or a run_id") from None
         except json.JSONDecodeError as exc:
             raise HarnessError(f"malformed JSON in {path} (line {exc.lineno}: {exc.msg})") from None
+        if not isinstance(record, dict) or "evaluations" not in record:
+            raise HarnessError(f"{path} is JSON but not a run record (no 'evaluations'); give a record JSON from "
+                               "records/ or a run_id")
+        return record
     if not Path(records_dir).is_dir():
-        raise HarnessError(f"{run!r} is not a file and the records folder {records_dir} does not exist")
+        raise HarnessError(f"{run!r} is not a file and the records folder {records_dir} does not exist "
+                           "(pass --records DIR or a record's path)")
     records, _ = load_records(Path(records_dir))
     matches = [r for r in records if r["run_id"] == run or Path(r["_path"]).stem == run]
     if not matches:
