@@ -33,37 +33,88 @@ def created_key(record: dict) -> tuple:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One evaluation's result: accuracy, and per-video correctness aligned on sorted (video, label) keys."""
+    """One evaluation's result: accuracy, and per-video correctness aligned on sorted (video, label) keys.
+
+    ``direction``: direction within reversal pairs as an Outcome of its own (over the videos whose class has its
+    time-reversed partner in the class set), so the CI and McNemar code of top-1 applies to it unchanged; None
+    when there is no value. ``has_direction``: the record carries ``metrics.direction_accuracy`` at all (even
+    null), which decides whether a table shows a direction column.
+    """
 
     acc: float
     n: int
     keys: tuple | None = None
     correct: np.ndarray | None = None
+    direction: "Outcome | None" = None
+    has_direction: bool = False
 
 
 def outcome(evaluation: dict, where: str) -> Outcome:
     preds = evaluation.get("predictions") or []
+    direction = _direction_outcome(evaluation, preds, where)
+    has_direction = "direction_accuracy" in (evaluation.get("metrics") or {})
     if preds:
         try:
             rows = sorted((str(p["video"]), int(p["label"]), int(p["pred"])) for p in preds)
         except (KeyError, TypeError, ValueError):
             raise HarnessError(f"{where}: predictions need 'video', 'label' and 'pred'") from None
         correct = np.array([label == pred for _, label, pred in rows], dtype=bool)
-        return Outcome(float(correct.mean()), len(rows), tuple((v, lab) for v, lab, _ in rows), correct)
+        return Outcome(float(correct.mean()), len(rows), tuple((v, lab) for v, lab, _ in rows), correct, direction,
+                       has_direction)
     metrics = evaluation.get("metrics") or {}
     if "top1" not in metrics:
         raise HarnessError(f"{where}: evaluation has neither predictions nor metrics.top1")
-    return Outcome(float(metrics["top1"]), int(metrics.get("n_videos") or 0))
+    return Outcome(float(metrics["top1"]), int(metrics.get("n_videos") or 0), direction=direction,
+                   has_direction=has_direction)
+
+
+def _direction_outcome(evaluation: dict, preds: list, where: str) -> Outcome | None:
+    """Per-video ``direction`` booleans (videos without the key have no partner class and do not count)."""
+    if "direction_accuracy" not in (evaluation.get("metrics") or {}):
+        return None
+    rows = []
+    for p in preds:
+        flag = p.get("direction") if isinstance(p, dict) else None
+        if flag is None:
+            continue
+        if not isinstance(flag, bool):
+            raise HarnessError(f"{where}: prediction 'direction' must be true or false, got {flag!r}")
+        rows.append((str(p.get("video")), int(p.get("label", -1)), flag))
+    if rows:
+        rows.sort()
+        flags = np.array([f for *_, f in rows], dtype=bool)
+        return Outcome(float(flags.mean()), len(rows), tuple((v, lab) for v, lab, _ in rows), flags)
+    value = evaluation["metrics"]["direction_accuracy"]
+    return None if value is None else Outcome(float(value), 0)
+
+
+def seed_mean(outs: list[Outcome]) -> tuple[float, float | None, float | None]:
+    """(mean over seeds/splits, 95 % CI low, high): bootstrap over videos when every unit has per-video data
+    (seeds on one list share each draw), else the plain mean without a CI."""
+    if all(o.keys is not None for o in outs):
+        return stats.bootstrap_mean_ci([o.correct for o in outs], RESAMPLES, 0.95, 0, same_videos=_same_videos(outs))
+    return float(np.mean([o.acc for o in outs])), None, None
+
+
+def direction_mean(outs: list[Outcome]) -> tuple[float, float | None, float | None] | None:
+    """``seed_mean`` of the units' direction outcomes (those that have one); None when none has."""
+    dirs = [o.direction for o in outs if o.direction is not None]
+    return seed_mean(dirs) if dirs else None
+
+
+def nested_mean(nested: list[list[Outcome]]) -> tuple[float, float | None, float | None]:
+    """Mean over outer units (splits, K) of the mean over their seeds, with its 95 % bootstrap CI (None without
+    per-video data)."""
+    flat = [o for inner in nested for o in inner]
+    if all(o.keys is not None for o in flat):
+        return stats.bootstrap_nested_mean_ci([[o.correct for o in inner] for inner in nested], RESAMPLES, 0.95, 0,
+                                              same_videos=_same_videos(flat))
+    return float(np.mean([np.mean([o.acc for o in inner]) for inner in nested])), None, None
 
 
 def _point(method: str, dataset: str, nested: list[list[Outcome]]) -> dict:
-    """A plot point: mean over outer units (splits, K) of the mean over their seeds, with its 95 % bootstrap CI."""
-    flat = [o for inner in nested for o in inner]
-    if all(o.keys is not None for o in flat):
-        value, low, high = stats.bootstrap_nested_mean_ci([[o.correct for o in inner] for inner in nested],
-                                                          RESAMPLES, 0.95, 0, same_videos=_same_videos(flat))
-    else:
-        value, low, high = float(np.mean([np.mean([o.acc for o in inner]) for inner in nested])), None, None
+    """A plot point: ``nested_mean`` of one method on one dataset."""
+    value, low, high = nested_mean(nested)
     return {"method": method, "dataset": dataset, "value": value, "low": low, "high": high}
 
 
@@ -120,6 +171,18 @@ def _accuracy_comparison(method, row, column, pairs: list[tuple[Outcome, Outcome
                                           RESAMPLES, 0.95, 0, same_videos=same)
     return Comparison(method, row, column, len(pairs), boot["diff"], boot["low"], boot["high"], boot["p"],
                       "exact McNemar", mc["p"], mc["n01"], mc["n10"], mc["p"])
+
+
+def unit_comparison(method, row, column, mine: dict, ref: dict, direction: bool = False) -> Comparison | None:
+    """Top-1 (or, with ``direction``, direction-within-pair) of ``method`` vs the reference over the units
+    (seeds, or (split, seed)) both ran: pooled exact McNemar + paired bootstrap, plus the unit-level tests."""
+    common = _sort_units(set(mine) & set(ref))
+    get = (lambda o: o.direction) if direction else (lambda o: o)
+    comp = _accuracy_comparison(method, row, column, [(get(mine[u]), get(ref[u])) for u in common])
+    if comp:
+        both = [u for u in common if get(mine[u]) is not None and get(ref[u]) is not None]
+        comp.seed = _seed_level([get(mine[u]).acc for u in both], [get(ref[u]).acc for u in both])
+    return comp
 
 
 def _apply_holm(comparisons: list[Comparison]) -> None:
@@ -229,77 +292,108 @@ def _sort_units(keys):
     return sorted(keys, key=lambda k: (k is None, natural_key(str(k))))
 
 
+def b2n_data(records: list[dict]) -> dict:
+    """(method, dataset) → seed → (base Outcome, novel Outcome)."""
+    data: dict = defaultdict(dict)
+    for rec in records:
+        base, novel = _find_eval(rec, "base"), _find_eval(rec, "novel")
+        if base is None or novel is None:
+            raise HarnessError(f"{_where(rec)}: a base2novel record needs evaluations 'base' and 'novel'")
+        data[(rec["method"], rec["dataset"])][_seed(rec)] = (outcome(base, _where(rec, "base")),
+                                                             outcome(novel, _where(rec, "novel")))
+    return dict(data)
+
+
+def b2n_summary(per_seed: dict) -> dict:
+    """Seed-averaged B and N, HM of them, with bootstrap CIs (``stats.bootstrap_hm``), and the seeds; plus
+    ``B direction`` / ``N direction`` as (value, low, high) or None."""
+    seeds = _sort_units(per_seed)
+    bases = [per_seed[s][0] for s in seeds]
+    novels = [per_seed[s][1] for s in seeds]
+    if all(o.keys is not None for o in bases + novels):
+        same = _same_videos(bases) and _same_videos(novels)
+        r = stats.bootstrap_hm([o.correct for o in bases], [o.correct for o in novels], RESAMPLES, 0.95, 0,
+                               same_videos=same)
+    else:
+        b, n = float(np.mean([o.acc for o in bases])), float(np.mean([o.acc for o in novels]))
+        r = {"base": b, "novel": n, "hm": stats.harmonic_mean(b, n)}
+    return dict(r, seeds=seeds, **{"B direction": direction_mean(bases), "N direction": direction_mean(novels)})
+
+
+def b2n_comparisons(method: str, row: str, mine: dict, ref: dict, directions: bool) -> list[Comparison]:
+    """B and N (exact McNemar), HM (paired bootstrap of ΔHM) and, with ``directions``, B / N direction."""
+    out = []
+    seeds = [s for s in _sort_units(set(mine) & set(ref))
+             if _pairable(mine[s][0], ref[s][0]) and _pairable(mine[s][1], ref[s][1])]
+    common = _sort_units(set(mine) & set(ref))
+    for idx, col in ((0, "B"), (1, "N")):
+        comp = _accuracy_comparison(method, row, col, [(mine[s][idx], ref[s][idx]) for s in seeds])
+        if comp:
+            comp.seed = _seed_level([mine[s][idx].acc for s in common], [ref[s][idx].acc for s in common])
+            out.append(comp)
+    if seeds:
+        same = (_same_videos([mine[s][0] for s in seeds]) and _same_videos([mine[s][1] for s in seeds]))
+        r = stats.paired_bootstrap_hm([mine[s][0].correct for s in seeds], [mine[s][1].correct for s in seeds],
+                                      [ref[s][0].correct for s in seeds], [ref[s][1].correct for s in seeds],
+                                      RESAMPLES, 0.95, 0, same_videos=same)
+        hm = lambda pair: stats.harmonic_mean(pair[0].acc, pair[1].acc)  # noqa: E731
+        out.append(Comparison(method, row, "HM", len(seeds), r["diff"], r["low"], r["high"], r["p"],
+                              "paired bootstrap", r["p"],
+                              seed=_seed_level([hm(mine[s]) for s in common], [hm(ref[s]) for s in common])))
+    if directions:
+        for idx, col in ((0, "B direction"), (1, "N direction")):
+            comp = unit_comparison(method, row, col, {s: v[idx] for s, v in mine.items()},
+                                   {s: v[idx] for s, v in ref.items()}, direction=True)
+            if comp:
+                out.append(comp)
+    return out
+
+
+def _has_direction(units) -> bool:
+    return any(o.has_direction for o in units)
+
+
 def build_base2novel(records: list[dict], reference: str, notes: list[str]) -> tuple[list[Table], list[dict]]:
     """Headline B/N/HM table, per-seed table, tests, provenance; plus plot points (HM per method × dataset)."""
     groups = group_by(records, lambda r: (r["method"], r["dataset"]))
-    data = {}  # (method, dataset) → {seed: (base Outcome, novel Outcome)}
-    for (method, dataset), recs in groups.items():
-        per_seed = {}
-        for rec in recs:
-            base, novel = _find_eval(rec, "base"), _find_eval(rec, "novel")
-            if base is None or novel is None:
-                raise HarnessError(f"{_where(rec)}: a base2novel record needs evaluations 'base' and 'novel'")
-            per_seed[_seed(rec)] = (outcome(base, _where(rec, "base")), outcome(novel, _where(rec, "novel")))
-        data[(method, dataset)] = per_seed
+    data = b2n_data(records)
     methods = methods_order([m for m, _ in data], reference)
     datasets = sorted({d for _, d in data})
 
-    summary = {}
-    for key, per_seed in data.items():
-        seeds = _sort_units(per_seed)
-        bases = [per_seed[s][0] for s in seeds]
-        novels = [per_seed[s][1] for s in seeds]
-        if all(o.keys is not None for o in bases + novels):
-            same = _same_videos(bases) and _same_videos(novels)
-            r = stats.bootstrap_hm([o.correct for o in bases], [o.correct for o in novels], RESAMPLES, 0.95, 0,
-                                   same_videos=same)
-        else:
-            b, n = float(np.mean([o.acc for o in bases])), float(np.mean([o.acc for o in novels]))
-            r = {"base": b, "novel": n, "hm": stats.harmonic_mean(b, n)}
-        summary[key] = dict(r, seeds=seeds)
+    summary = {key: b2n_summary(per_seed) for key, per_seed in data.items()}
+    # datasets whose records carry direction-within-pair (classes in time-reversal pairs): two more columns
+    dir_datasets = {d for (_, d), per_seed in data.items() if _has_direction(o for pair in per_seed.values()
+                                                                            for o in pair)}
 
     comparisons = []
     for method in methods:
         for dataset in datasets:
             if method == reference or (method, dataset) not in data or (reference, dataset) not in data:
                 continue
-            mine, ref = data[(method, dataset)], data[(reference, dataset)]
-            seeds = [s for s in _sort_units(set(mine) & set(ref))
-                     if _pairable(mine[s][0], ref[s][0]) and _pairable(mine[s][1], ref[s][1])]
-            common = _sort_units(set(mine) & set(ref))
-            for idx, col in ((0, "B"), (1, "N")):
-                comp = _accuracy_comparison(method, dataset, col, [(mine[s][idx], ref[s][idx]) for s in seeds])
-                if comp:
-                    comp.seed = _seed_level([mine[s][idx].acc for s in common], [ref[s][idx].acc for s in common])
-                    comparisons.append(comp)
-            if seeds:
-                same = (_same_videos([mine[s][0] for s in seeds]) and _same_videos([mine[s][1] for s in seeds]))
-                r = stats.paired_bootstrap_hm([mine[s][0].correct for s in seeds], [mine[s][1].correct for s in seeds],
-                                              [ref[s][0].correct for s in seeds], [ref[s][1].correct for s in seeds],
-                                              RESAMPLES, 0.95, 0, same_videos=same)
-                hm = lambda pair: stats.harmonic_mean(pair[0].acc, pair[1].acc)  # noqa: E731
-                comparisons.append(Comparison(
-                    method, dataset, "HM", len(seeds), r["diff"], r["low"], r["high"], r["p"], "paired bootstrap",
-                    r["p"], seed=_seed_level([hm(mine[s]) for s in common], [hm(ref[s]) for s in common])))
+            comparisons += b2n_comparisons(method, dataset, data[(method, dataset)], data[(reference, dataset)],
+                                           dataset in dir_datasets)
     _apply_holm(comparisons)
     marks = {(c.method, c.row, c.column): c.significant for c in comparisons}
 
     # headline
-    header = ["method"] + [f"{d} {m}" for d in datasets for m in ("B", "N", "HM")]
+    cols_of = {d: [("B", "base"), ("N", "novel"), ("HM", "hm")]
+               + ([("B direction", None), ("N direction", None)] if d in dir_datasets else []) for d in datasets}
+    header = ["method"] + [f"{d} {col}" for d in datasets for col, _ in cols_of[d]]
     rows, csv_rows = [], []
     for method in methods:
         row = [method]
         for dataset in datasets:
             s = summary.get((method, dataset))
-            for col, key in (("B", "base"), ("N", "novel"), ("HM", "hm")):
-                if s is None:
+            for col, key in cols_of[dataset]:
+                value = None if s is None else \
+                    (s[col] if key is None else (s[key], s.get(f"{key}_low"), s.get(f"{key}_high")))
+                if value is None:
                     row.append(DASH)
                     continue
                 mark = MARK if marks.get((method, dataset, col)) else ""
-                row.append(pct_ci(s[key], s.get(f"{key}_low"), s.get(f"{key}_high")) + mark)
-                csv_rows.append([method, dataset, col, csv_num(s[key]), csv_num(s.get(f"{key}_low")),
-                                 csv_num(s.get(f"{key}_high")), str(len(s["seeds"])), join_values(s["seeds"]),
-                                 str(bool(mark)).lower()])
+                row.append(pct_ci(*value) + mark)
+                csv_rows.append([method, dataset, col, csv_num(value[0]), csv_num(value[1]), csv_num(value[2]),
+                                 str(len(s["seeds"])), join_values(s["seeds"]), str(bool(mark)).lower()])
         rows.append(row)
     seeds_all = join_values(s for v in summary.values() for s in v["seeds"])
     head_notes = [
@@ -312,6 +406,7 @@ def build_base2novel(records: list[dict], reference: str, notes: list[str]) -> t
                              "over the seeds both methods ran, on identical video lists; HM: paired bootstrap of "
                              "ΔHM (base and novel resampled independently, the pairing kept inside each set)",
                              "base2novel_tests", "seed"),
+        *direction_notes(bool(dir_datasets), "seed", "Direction columns (B direction, N direction)"),
         *notes]
     headline = Table("base2novel", "Base-to-novel: base (B), novel (N) and harmonic mean (HM), top-1 %",
                      header, rows,
@@ -366,6 +461,18 @@ def _significance_notes(comparisons, reference, tests_text, tests_stem, unit) ->
             *_seed_level_notes(comparisons, unit, tests_stem)]
 
 
+def direction_notes(present: bool, unit: str, columns: str) -> list[str]:
+    """What the direction columns hold (only where a table has them)."""
+    if not present:
+        return []
+    return [f"{columns}: direction within reversal pairs: of the videos whose class has its time-reversed partner "
+            "in the class set, the % where the true class scores above that partner (chance 50 %; "
+            f"harness/pairs.py), mean over {unit}s [95% percentile bootstrap CI over those videos]. Marked by an "
+            "exact McNemar test on the per-video direction booleans against the reference, in the same Holm "
+            f"family as top-1. {DASH}: the record carries no metrics.direction_accuracy (written before it "
+            "existed) or it is null (no pair in the class set)."]
+
+
 def _seed_level_notes(comparisons, unit, where: str = "") -> list[str]:
     """Say how little a seed-level test can show: the smallest exact Wilcoxon p for each number of pairs."""
     ns = sorted({c.seed["n"] for c in comparisons if c.seed and c.seed["n"] >= 2})
@@ -391,10 +498,9 @@ def zs_target(ev: dict) -> tuple[str, str]:
     return str(target), str(split)
 
 
-def build_zero_shot(records: list[dict], reference: str, notes: list[str]) -> tuple[list[Table], list[dict]]:
-    """Mean ± std over target splits per target; per-split table with CIs; tests; provenance."""
+def zs_data(records: list[dict]) -> tuple[dict, list[str]]:
+    """(method, source) → target → split → seed → Outcome (newest record wins on collisions); the collisions."""
     groups = group_by(records, lambda r: (r["method"], r["dataset"]))
-    # (method, source) → target → split → seed → Outcome (newest record wins on collisions)
     data: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     owner: dict = {}
     collisions = []
@@ -407,6 +513,13 @@ def build_zero_shot(records: list[dict], reference: str, notes: list[str]) -> tu
                     collisions.append(f"{owner[key]} → {rec['run_id']} ({target}/{split})")
                 owner[key] = rec["run_id"]
                 data[(method, source)][target][split][_seed(rec)] = outcome(ev, _where(rec, ev.get("name", "")))
+    return data, collisions
+
+
+def build_zero_shot(records: list[dict], reference: str, notes: list[str]) -> tuple[list[Table], list[dict]]:
+    """Mean ± std over target splits per target; per-split table with CIs; tests; provenance."""
+    groups = group_by(records, lambda r: (r["method"], r["dataset"]))
+    data, collisions = zs_data(records)
     methods = methods_order([m for m, _ in data], reference)
     rowkeys = sorted(data, key=lambda k: (k[0] != reference, k[0], k[1]))
     targets = sorted({t for v in data.values() for t in v})
@@ -512,32 +625,36 @@ def build_zero_shot(records: list[dict], reference: str, notes: list[str]) -> tu
 # ============================================================================================ few-shot
 
 
+def few_shot_data(records: list[dict]) -> dict:
+    """(method, dataset) → K → seed → Outcome of the evaluation named 'test' (or the only one)."""
+    data: dict = defaultdict(lambda: defaultdict(dict))
+    for rec in records:
+        shots = (rec.get("unit") or {}).get("shots")
+        if shots is None:
+            raise HarnessError(f"{_where(rec)}: a few-shot record needs unit.shots")
+        ev = _find_eval(rec, "test") or (rec["evaluations"][0] if len(rec["evaluations"]) == 1 else None)
+        if ev is None:
+            raise HarnessError(f"{_where(rec)}: a few-shot record needs an evaluation named 'test'")
+        data[(rec["method"], rec["dataset"])][int(shots)][_seed(rec)] = outcome(ev, _where(rec, ev.get("name", "")))
+    return data
+
+
 def build_few_shot(records: list[dict], reference: str, notes: list[str]) -> tuple[list[Table], list[dict]]:
     """One column per K (mean over seeds, CI), per-seed table, tests, provenance."""
     groups = group_by(records, lambda r: (r["method"], r["dataset"]))
-    data: dict = defaultdict(lambda: defaultdict(dict))  # (method, dataset) → K → seed → Outcome
-    for (method, dataset), recs in groups.items():
-        for rec in recs:
-            shots = (rec.get("unit") or {}).get("shots")
-            if shots is None:
-                raise HarnessError(f"{_where(rec)}: a few-shot record needs unit.shots")
-            ev = _find_eval(rec, "test") or (rec["evaluations"][0] if len(rec["evaluations"]) == 1 else None)
-            if ev is None:
-                raise HarnessError(f"{_where(rec)}: a few-shot record needs an evaluation named 'test'")
-            data[(method, dataset)][int(shots)][_seed(rec)] = outcome(ev, _where(rec, ev.get("name", "")))
+    data = few_shot_data(records)
     methods = methods_order([m for m, _ in data], reference)
     datasets = sorted({d for _, d in data})
     shots_of = {d: sorted({k for (m, dd), v in data.items() if dd == d for k in v}) for d in datasets}
 
-    cell = {}
+    cell, dir_cell = {}, {}
     for (method, dataset), by_k in data.items():
         for k, by_seed in by_k.items():
             outs = [by_seed[s] for s in _sort_units(by_seed)]
-            if all(o.keys is not None for o in outs):
-                cell[(method, dataset, k)] = stats.bootstrap_mean_ci([o.correct for o in outs], RESAMPLES, 0.95, 0,
-                                                                     same_videos=_same_videos(outs))
-            else:
-                cell[(method, dataset, k)] = (float(np.mean([o.acc for o in outs])), None, None)
+            cell[(method, dataset, k)] = seed_mean(outs)
+            dir_cell[(method, dataset, k)] = direction_mean(outs)
+    # datasets whose records carry direction-within-pair (classes in time-reversal pairs): a column beside each K
+    dir_datasets = {d for (_, d), by_k in data.items() if _has_direction(o for v in by_k.values() for o in v.values())}
 
     comparisons = []
     for method in methods:
@@ -546,29 +663,37 @@ def build_few_shot(records: list[dict], reference: str, notes: list[str]) -> tup
                 continue
             for k in shots_of[dataset]:
                 mine, ref = data[(method, dataset)].get(k, {}), data[(reference, dataset)].get(k, {})
-                common = _sort_units(set(mine) & set(ref))
-                comp = _accuracy_comparison(method, dataset, f"K={k}", [(mine[s], ref[s]) for s in common])
-                if comp:
-                    comp.seed = _seed_level([mine[s].acc for s in common], [ref[s].acc for s in common])
-                    comparisons.append(comp)
+                for column, direction in ((f"K={k}", False), (f"K={k} direction", True)):
+                    if direction and dataset not in dir_datasets:
+                        continue
+                    comp = unit_comparison(method, dataset, column, mine, ref, direction)
+                    if comp:
+                        comparisons.append(comp)
     _apply_holm(comparisons)
     marks = {(c.method, c.row, c.column): c.significant for c in comparisons}
 
-    header = ["method"] + [f"{d} K={k}" for d in datasets for k in shots_of[d]]
+    with_dir = bool(dir_datasets)
+    header = ["method"] + [f"{d} K={k}{suffix}" for d in datasets for k in shots_of[d]
+                           for suffix in ("", " direction")[:1 + (d in dir_datasets)]]
     rows, csv_rows, points = [], [], []
     for method in methods:
         row = [method]
         for dataset in datasets:
             for k in shots_of[dataset]:
-                c = cell.get((method, dataset, k))
+                c, dc = cell.get((method, dataset, k)), dir_cell.get((method, dataset, k))
+                dmark = MARK if marks.get((method, dataset, f"K={k} direction")) else ""
                 if c is None:
                     row.append(DASH)
-                    continue
-                mark = MARK if marks.get((method, dataset, f"K={k}")) else ""
-                row.append(pct_ci(*c) + mark)
-                seeds = _sort_units(data[(method, dataset)][k])
-                csv_rows.append([method, dataset, str(k), csv_num(c[0]), csv_num(c[1]), csv_num(c[2]),
-                                 str(len(seeds)), join_values(seeds), str(bool(mark)).lower()])
+                else:
+                    mark = MARK if marks.get((method, dataset, f"K={k}")) else ""
+                    row.append(pct_ci(*c) + mark)
+                    seeds = _sort_units(data[(method, dataset)][k])
+                    csv_rows.append([method, dataset, str(k), csv_num(c[0]), csv_num(c[1]), csv_num(c[2]),
+                                     str(len(seeds)), join_values(seeds), str(bool(mark)).lower()]
+                                    + ([csv_num(dc[0]), csv_num(dc[1]), csv_num(dc[2]), str(bool(dmark)).lower()]
+                                       if dc else ["", "", "", ""] if with_dir else []))
+                if dataset in dir_datasets:
+                    row.append(DASH if dc is None else pct_ci(*dc) + dmark)
             by_k = data.get((method, dataset), {})
             nested = [[by_k[k][s] for s in _sort_units(by_k[k])] for k in shots_of[dataset] if k in by_k]
             if nested:
@@ -582,10 +707,13 @@ def build_few_shot(records: list[dict], reference: str, notes: list[str]) -> tup
                              "seeds both methods ran at that K, on identical video lists (Δ and its CI by paired "
                              "bootstrap)",
                              "few_shot_tests", "seed"),
+        *direction_notes(with_dir, "seed", "Direction columns (K=k direction)"),
         *notes]
     headline = Table("few_shot", "Few-shot (all-way K-shot): top-1 %", header, rows,
                      ["method", "dataset", "shots", "top1_pct", "ci_low_pct", "ci_high_pct", "n_seeds", "seeds",
-                      "significant_vs_reference"], csv_rows, head_notes)
+                      "significant_vs_reference"]
+                     + (["direction_pct", "direction_low_pct", "direction_high_pct",
+                         "direction_significant_vs_reference"] if with_dir else []), csv_rows, head_notes)
 
     s_rows, s_csv = [], []
     for method in methods:

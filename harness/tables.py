@@ -8,6 +8,8 @@ Why it is built like this:
 - Every measured cell carries a 95 % bootstrap CI; comparisons with the reference method use paired tests on
   identical videos, Holm-corrected over the table (../shared/docs/engineering.md §4). Published numbers go to
   their own table only (harness.published).
+- EZ-CLIP's ablation variants (``ezclip-no-*``) are one Holm family of their own in ``ablations``
+  (harness.table_ablations), not rows of the methods' tables, where they would dilute the methods' marks.
 - Plots must not exaggerate: axes from 0 (or a labelled log scale), a CI on every point, legends instead of text
   at the points. results/README.md states each compared evaluation's n and the difference the exact McNemar
   test can detect there (harness.stats), so "no mark" is not read as "no difference".
@@ -26,6 +28,7 @@ import numpy as np
 from . import stats
 from .errors import HarnessError, closest
 from .published import published
+from .table_ablations import FULL as ABLATION_FULL, build_ablations, is_variant
 from .table_protocols import (zs_target, build_base2novel, build_few_shot, build_zero_shot, created_key, group_by,
                               outcome, views_text)
 from .table_render import ALPHA, DASH, Table, join_values, natural_key
@@ -38,7 +41,7 @@ _ALIASES = {"base2novel": "base2novel", "base_to_novel": "base2novel", "b2n": "b
             "few_shot": "few_shot", "fewshot": "few_shot", "few-shot": "few_shot"}
 _RECORD_KEYS = ("schema_version", "run_id", "method", "protocol", "dataset", "unit", "evaluations")
 _GENERATED_STEMS = {f"{p}{s}" for p in PROTOCOLS for s in ("", "_seeds", "_splits", "_tests", "_provenance")} | {
-    "efficiency", "published", "README"}
+    "efficiency", "published", "ablations", "README"}
 _PLOT_SUFFIXES = ("vs_gmacs", "vs_trainable_params")
 NOT_MEASURED = "not measured"
 DETECT_EXAMPLE = 0.10  # README: paired videos needed to detect a gain of this size (10 points)
@@ -453,6 +456,8 @@ _DESCRIPTIONS = {
     "few_shot": "few-shot top-1 per K, 95% CIs, marks vs the reference", "few_shot_seeds": "few-shot per K and seed",
     "few_shot_tests": "few-shot comparisons", "few_shot_provenance": "few-shot provenance",
     "efficiency": "parameters, GMACs, throughput, step time, memory (measured)",
+    "ablations": "EZ-CLIP vs each ablation variant (ezclip-no-*): top-1 and direction with 95% CIs, Δ, Holm marks, "
+                 "and what the marks show",
     "published": "published numbers from methods.md §4 (NOT measured here)"}
 
 
@@ -522,25 +527,42 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str | None = N
     raw, skipped = load_records(records_dir)
     kept, superseded = deduplicate(raw)
     reference = check_reference(reference, {r["method"] for r in kept})
-    by_protocol = group_by(kept, protocol_name)
-    unknown = sorted(p for p in by_protocol if p not in PROTOCOLS)
+    by_protocol_all = group_by(kept, protocol_name)
+    unknown = sorted(p for p in by_protocol_all if p not in PROTOCOLS)
     if unknown:
         log.warning("records of unknown protocol(s) %s left out of the protocol tables", ", ".join(unknown))
+    # EZ-CLIP's ablation variants go to the ablation table (their own Holm family), not the methods' tables,
+    # unless the user compares against one of them
+    by_protocol = {p: [r for r in recs if not is_variant(r["method"]) or r["method"] == reference]
+                   for p, recs in by_protocol_all.items()}
 
     tables: list[Table] = []
     plots: list[tuple[str, str, list[dict]]] = []
     builders = {"base2novel": (build_base2novel, "HM"), "zero_shot": (build_zero_shot, "mean over targets' splits"),
                 "few_shot": (build_few_shot, "mean over K")}
+
+    def superseded_notes(keep) -> list[str]:
+        return [f"Superseded by a newer run of the same unit (newest created_utc kept): {old['run_id']} "
+                f"({old.get('created_utc')}) → {new['run_id']} ({new.get('created_utc')})."
+                for old, new in superseded if keep(new)]
+
     for protocol in PROTOCOLS:
         recs = by_protocol.get(protocol)
         if not recs:
             continue
-        notes = [f"Superseded by a newer run of the same unit (newest created_utc kept): {old['run_id']} "
-                 f"({old.get('created_utc')}) → {new['run_id']} ({new.get('created_utc')})."
-                 for old, new in superseded if protocol_name(new) == protocol]
+        left_out = sorted({r["method"] for r in by_protocol_all[protocol]} - {r["method"] for r in recs})
+        notes = superseded_notes(lambda new: protocol_name(new) == protocol and new["method"] not in left_out)
+        if left_out:
+            notes.append(f"EZ-CLIP's ablation variants ({', '.join(left_out)}) are compared with full ezclip in "
+                         "the ablations table, not here.")
         built, points = builders[protocol][0](recs, reference, notes)
         tables += built
         plots.append((protocol, builders[protocol][1], plot_points(points, recs)))
+    in_ablations = lambda new: new["method"] == ABLATION_FULL or is_variant(new["method"])  # noqa: E731
+    ablations = build_ablations({p: by_protocol_all[p] for p in PROTOCOLS if p in by_protocol_all},
+                                superseded_notes(in_ablations))
+    if ablations is not None:
+        tables.append(ablations)
     if kept:
         tables.append(build_efficiency(kept))
     tables.append(build_published())

@@ -24,16 +24,26 @@ def correct_pattern(n: int, k: int, seed: int | None = None) -> list[bool]:
 
 
 def evaluation(name: str, dataset: str, split: str, correct: list[bool], prefix: str = "v",
-               throughput: float = 10.0) -> dict:
+               throughput: float = 10.0, direction: list[bool | None] | None = None) -> dict:
+    """``direction``: per video, whether the true class outscores its time-reversed partner (None: the class has
+    no partner, no key written); given, the evaluation also carries ``metrics.direction_accuracy``."""
     labels = [i % NUM_CLASSES for i in range(len(correct))]
     preds = [lab if ok else (lab + 1) % NUM_CLASSES for lab, ok in zip(labels, correct)]
     predictions = [{"video": f"{prefix}/{i:04d}.mp4", "label": lab, "pred": p,
                     "topk": [p, (p + 1) % NUM_CLASSES], "topk_scores": [0.6, 0.4]}
                    for i, (lab, p) in enumerate(zip(labels, preds))]
+    metrics = {"top1": float(np.mean(correct)), "top5": 1.0, "mean_class_accuracy": float(np.mean(correct)),
+               "n_videos": len(correct)}
+    if direction is not None:
+        if len(direction) != len(correct):
+            raise ValueError(f"{len(direction)} direction flags for {len(correct)} videos")
+        for pred, flag in zip(predictions, direction):
+            if flag is not None:
+                pred["direction"] = bool(flag)
+        flags = [bool(f) for f in direction if f is not None]
+        metrics["direction_accuracy"] = float(np.mean(flags)) if flags else None
     return {"name": name, "dataset": dataset, "split": split, "num_classes": NUM_CLASSES,
-            "class_names": [f"c{i}" for i in range(NUM_CLASSES)],
-            "metrics": {"top1": float(np.mean(correct)), "top5": 1.0, "mean_class_accuracy": float(np.mean(correct)),
-                        "n_videos": len(correct)},
+            "class_names": [f"c{i}" for i in range(NUM_CLASSES)], "metrics": metrics,
             "throughput_clips_per_s": throughput, "predictions": predictions, "skipped": []}
 
 
@@ -65,7 +75,7 @@ def record(method: str, protocol: str, dataset: str, unit: dict, evaluations: li
         "environment": {"versions": {"torch": "2.14.1"}, "git_revision": git, "git_dirty": False,
                         "machine": {"cpu": "test-cpu", "cores": 2, "gpu": None, "platform": "linux"}},
         "file_hashes": {},
-        "model": dict(MODELS.get(method, MODELS["clip"])),
+        "model": dict(MODELS.get(method.split("-no-")[0], MODELS["clip"])),  # ezclip-no-*: ezclip's model
         "views": {"clips": 1, "crops": 1},
         "text": {"source": "names", "templates": ["{}"]},
         "training": None if method == "clip" else {
@@ -134,4 +144,56 @@ def write_suite(root: Path, methods=("ezclip", "vificlip", "clip")) -> list[Path
             for seed in seeds:
                 paths.append(write(root, record(m, "few_shot", "toy", {"seed": seed, "shots": k}, [
                     evaluation("test", "toy", "test", fs_correct(m, k, seed), "fs/test")])))
+    return paths
+
+
+# EZ-CLIP ablations (methods/configs/ezclip-no-*.yaml): few-shot K=16 on a temporal set (reversal pairs, so
+# direction is recorded) and an appearance set (no pairs), base-to-novel on both. ``ezclip-no-motion-loss`` is far
+# below full EZ-CLIP on the temporal set only (positive control); ``ezclip-no-prompts`` is identical to it
+# everywhere (negative control).
+N_ABL = 80
+ABLATION_FS = {  # method → dataset → seed → (correct, direction right) of N_ABL
+    "ezclip": {"toy-temporal": {1: (50, 70), 2: (52, 72)}, "toy-target-a": {1: (60, None), 2: (62, None)}},
+    "ezclip-no-motion-loss": {"toy-temporal": {1: (20, 40), 2: (22, 41)},
+                              "toy-target-a": {1: (60, None), 2: (61, None)}},
+    "ezclip-no-prompts": {"toy-temporal": {1: (50, 70), 2: (52, 72)}, "toy-target-a": {1: (60, None), 2: (62, None)}},
+}
+ABLATION_B2N = {  # method → dataset → (base correct, novel correct) of N_ABL, seed 1 only
+    "ezclip": {"toy-source": (60, 40), "toy-temporal": (50, 30)},
+    "ezclip-no-motion-loss": {"toy-source": (59, 40), "toy-temporal": (48, 31)},
+    "ezclip-no-prompts": {"toy-source": (60, 40), "toy-temporal": (50, 30)},
+}
+
+
+def ablation_flags(method: str, dataset: str, seed: int, what: str = "fs") -> tuple[list[bool], list | None]:
+    """Correctness and direction flags; the identical variant reuses full EZ-CLIP's positions video by video."""
+    source = "ezclip" if method == "ezclip-no-prompts" else method
+    offset = {"ezclip": 0, "ezclip-no-motion-loss": 500}[source] + 7 * len(dataset) + seed
+    if what == "fs":
+        k, d = ABLATION_FS[method][dataset][seed]
+    else:
+        k, d = ABLATION_B2N[method][dataset][0 if what == "base" else 1], None
+        offset += 100 if what == "base" else 200
+    correct = correct_pattern(N_ABL, k, offset)
+    direction = None if d is None else correct_pattern(N_ABL, d, offset + 50)
+    if what != "fs" and dataset == "toy-temporal":  # pairs on the temporal set: direction on every video
+        direction = correct_pattern(N_ABL, k + 10, offset + 50)
+    return correct, direction
+
+
+def write_ablation_suite(root: Path, methods=tuple(ABLATION_FS)) -> list[Path]:
+    paths = []
+    for m in methods:
+        for dataset, by_seed in ABLATION_FS[m].items():
+            for seed in by_seed:
+                correct, direction = ablation_flags(m, dataset, seed)
+                paths.append(write(root, record(m, "few_shot", dataset, {"seed": seed, "shots": 16}, [
+                    evaluation("test", dataset, "test", correct, f"{dataset}/test", direction=direction)])))
+        for dataset in ABLATION_B2N[m]:
+            evals = []
+            for name in ("base", "novel"):
+                correct, direction = ablation_flags(m, dataset, 1, name)
+                evals.append(evaluation(name, dataset, f"{name}_val", correct, f"{dataset}/{name}",
+                                        direction=direction))
+            paths.append(write(root, record(m, "base2novel", dataset, {"seed": 1, "shots": 16}, evals)))
     return paths

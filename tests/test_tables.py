@@ -457,3 +457,168 @@ def test_readme_states_n_and_minimum_detectable_difference(built):
     assert zs[1:6] == ["toy-source", "→ toy-target", "50", "3", "3"]
     few = [line for line in text.splitlines() if line.startswith("| few_shot |")]
     assert [line.split("|")[3].strip() for line in few] == ["K=2", "K=4"]
+
+
+# --------------------------------------------------------------------------------------------- ablations
+
+
+@pytest.fixture()
+def ablation_built(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_ablation_suite(records)
+    tables.build_tables(records, results)
+    return records, results
+
+
+def _fs_pooled(method: str, dataset: str, which: int) -> np.ndarray:
+    return np.concatenate([fake.ablation_flags(method, dataset, s)[which] for s in (1, 2)])
+
+
+def test_ablation_table_marks_the_strong_difference_and_not_the_identical_variant(ablation_built):
+    records, results = ablation_built
+    header = md_row(results / "ablations.md", "method")
+    assert header == ["method", "few-shot toy-target-a K=16", "few-shot toy-temporal K=16",
+                      "few-shot toy-temporal K=16 direction"] + [
+        f"base-to-novel {d} {c}" for d in ("toy-source", "toy-temporal") for c in ("B", "N", "HM")] + [
+        "base-to-novel toy-temporal B direction", "base-to-novel toy-temporal N direction"]
+    text = (results / "ablations.md").read_text(encoding="utf-8")
+    assert [line.split("|")[1].strip() for line in text.splitlines()[6:9]] == [
+        "ezclip", "ezclip-no-motion-loss", "ezclip-no-prompts"]
+    temporal = header.index("few-shot toy-temporal K=16")
+    full, motion, same = (md_row(results / "ablations.md", m) for m in ("ezclip", "ezclip-no-motion-loss",
+                                                                        "ezclip-no-prompts"))
+    assert full[temporal] == "63.7 [55.6, 71.9]" and "Δ" not in " ".join(full)  # (50 + 52) / 160
+    assert motion[temporal].startswith("26.2 [") and motion[temporal].endswith(", Δ -37.5†")  # (20 + 22) / 160
+    assert not motion[header.index("few-shot toy-target-a K=16")].endswith("†")  # appearance: 120 vs 121 of 160
+    assert all(cell.endswith("Δ +0.0") for cell in same[1:])  # identical videos right: never marked
+    rows = {(r["method"], r["dataset"], r["metric"]): r for r in read_csv(results / "ablations.csv")}
+    mc = stats.mcnemar_exact(_fs_pooled("ezclip-no-motion-loss", "toy-temporal", 0),
+                             _fs_pooled("ezclip", "toy-temporal", 0))
+    row = rows[("ezclip-no-motion-loss", "toy-temporal", "K=16")]
+    assert (int(row["mcnemar_n01"]), int(row["mcnemar_n10"])) == (mc["n01"], mc["n10"])
+    assert float(row["p"]) == pytest.approx(mc["p"], rel=1e-5) and row["significant_vs_ezclip"] == "true"
+    dmc = stats.mcnemar_exact(_fs_pooled("ezclip-no-motion-loss", "toy-temporal", 1),
+                              _fs_pooled("ezclip", "toy-temporal", 1))
+    assert float(rows[("ezclip-no-motion-loss", "toy-temporal", "K=16 direction")]["p"]) == pytest.approx(dmc["p"],
+                                                                                                         rel=1e-5)
+    tested = [r for r in read_csv(results / "ablations.csv") if r["p"]]  # Holm over the whole table
+    assert len(tested) == 2 * 11
+    for r, adj in zip(tested, stats.holm([float(r["p"]) for r in tested])):
+        assert float(r["p_holm"]) == pytest.approx(adj, rel=1e-5)
+        assert r["significant_vs_ezclip"] == str(adj < 0.05).lower()
+    assert {k for k, r in rows.items() if r["significant_vs_ezclip"] == "true"} == {
+        ("ezclip-no-motion-loss", "toy-temporal", "K=16"), ("ezclip-no-motion-loss", "toy-temporal", "K=16 direction")}
+    assert "Holm-adjusted p < 0.05 over the 22 comparisons" in text and "does the motion loss help" in text
+    assert "the data support that the motion loss helps there" in text
+    assert "Where appearance decides (few-shot toy-target-a, base-to-novel toy-source), no column differs" in text
+    assert "`ezclip-no-prompts`: no column differs from full EZ-CLIP (11 compared)" in text
+    # the variants are not rows of the methods' tables (their own Holm family is here)
+    few = (results / "few_shot.md").read_text(encoding="utf-8")
+    assert "| ezclip-no-" not in few and "compared with full ezclip in the ablations table" in few
+    first = {p.name: p.read_bytes() for p in results.glob("ablations.*")}
+    tables.build_tables(records, results)
+    assert {p.name: p.read_bytes() for p in results.glob("ablations.*")} == first and len(first) == 3
+
+
+def test_ablation_note_claims_nothing_when_no_variant_differs(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_ablation_suite(records, methods=("ezclip", "ezclip-no-prompts"))
+    fake.write_suite(records, methods=("ezclip",))  # zero-shot: ezclip only so far
+    zs = [fake.evaluation(f"toy-target/{s}", "toy-target", s, fake.zs_correct("ezclip", s), f"zs/{s}")
+          for s in fake.ZS["ezclip"]]
+    fake.write(records, fake.record("ezclip-no-adapters", "zero_shot", "toy-source", {}, zs))
+    tables.build_tables(records, results)
+    text = (results / "ablations.md").read_text(encoding="utf-8")
+    assert "no variant differs from full EZ-CLIP in any column" in text and "not ruled out" in text
+    assert "support" not in text and "Motion loss" not in text  # no motion-loss variant: no answer to that half
+    header = md_row(results / "ablations.md", "method")
+    column = header.index("zero-shot toy-source → toy-target mean over splits")
+    assert md_row(results / "ablations.md", "ezclip")[column].startswith("60.0 [")  # 25, 30, 35 of 50
+    assert md_row(results / "ablations.md", "ezclip-no-adapters")[column].endswith("Δ +0.0")
+    assert md_row(results / "ablations.md", "ezclip-no-adapters")[1] == "—"  # no few-shot records of it
+    assert "`ablations.md` / `.csv` / `.tex` | EZ-CLIP vs each ablation variant" in \
+        (results / "README.md").read_text(encoding="utf-8")
+
+
+def test_no_ablation_table_without_variant_records(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_ablation_suite(records)
+    tables.build_tables(records, results)
+    assert (results / "ablations.md").exists()
+    shutil.rmtree(records / "few_shot" / "ezclip-no-motion-loss")
+    shutil.rmtree(records / "few_shot" / "ezclip-no-prompts")
+    shutil.rmtree(records / "base2novel" / "ezclip-no-motion-loss")
+    shutil.rmtree(records / "base2novel" / "ezclip-no-prompts")
+    tables.build_tables(records, results)
+    assert not list(results.glob("ablations.*")) and "ablations" not in (results / "README.md").read_text("utf-8")
+
+
+# --------------------------------------------------------------------------------------------- direction
+
+
+def _temporal_rival(records: Path, direction_right: int | None, seeds=(1, 2)) -> None:
+    """clip on toy-temporal K=16: ezclip's top-1 videos, ``direction_right`` of 80 in direction (None: no field)."""
+    for seed in seeds:
+        correct, _ = fake.ablation_flags("ezclip", "toy-temporal", seed)
+        direction = None if direction_right is None else fake.correct_pattern(fake.N_ABL, direction_right, 900 + seed)
+        fake.write(records, fake.record("clip", "few_shot", "toy-temporal", {"seed": seed, "shots": 16}, [
+            fake.evaluation("test", "toy-temporal", "test", correct, "toy-temporal/test", direction=direction)]))
+
+
+def test_direction_column_values_cis_and_mcnemar(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_ablation_suite(records, methods=("ezclip",))
+    _temporal_rival(records, 40)
+    tables.build_tables(records, results)
+    rows = {(r["method"], r["dataset"]): r for r in read_csv(results / "few_shot.csv")}
+    dirs = [fake.ablation_flags("ezclip", "toy-temporal", s)[1] for s in (1, 2)]
+    est, low, high = stats.bootstrap_mean_ci(dirs, same_videos=True)
+    row = rows[("ezclip", "toy-temporal")]
+    assert float(row["direction_pct"]) == pytest.approx(100 * (70 + 72) / 160, abs=1e-3) == pytest.approx(100 * est)
+    assert (float(row["direction_low_pct"]), float(row["direction_high_pct"])) == pytest.approx(
+        (100 * low, 100 * high), abs=1e-3)
+    assert rows[("ezclip", "toy-target-a")]["direction_pct"] == ""  # no pairs there: no field, no value
+    header = md_row(results / "few_shot.md", "method")
+    assert header == ["method", "toy-target-a K=16", "toy-temporal K=16", "toy-temporal K=16 direction"]
+    assert md_row(results / "few_shot.md", "ezclip")[3] == f"88.8 [{100 * low:.1f}, {100 * high:.1f}]"
+    assert md_row(results / "few_shot.md", "clip")[3].startswith("50.0 [") and \
+        md_row(results / "few_shot.md", "clip")[3].endswith("†")  # 40 of 80: chance, far below 88.8
+    tests = {r["K"]: r for r in read_csv(results / "few_shot_tests.csv")}
+    assert set(tests) == {"K=16", "K=16 direction"}
+    mine = np.concatenate([fake.correct_pattern(fake.N_ABL, 40, 900 + s) for s in (1, 2)])
+    mc = stats.mcnemar_exact(mine, np.concatenate(dirs))
+    assert float(tests["K=16 direction"]["p_mcnemar"]) == pytest.approx(mc["p"], rel=1e-5)
+    assert float(tests["K=16"]["p_mcnemar"]) == 1.0  # the same videos right: top-1 does not differ
+    adjusted = stats.holm([1.0, mc["p"]])  # Holm over both, top-1 and direction
+    assert float(tests["K=16 direction"]["p_holm"]) == pytest.approx(adjusted[1], rel=1e-5)
+    b2n = {(r["dataset"], r["metric"]): r for r in read_csv(results / "base2novel.csv")}
+    base_dir = fake.ablation_flags("ezclip", "toy-temporal", 1, "base")[1]
+    est, low, high = stats.bootstrap_ci(base_dir)
+    assert float(b2n[("toy-temporal", "B direction")]["value_pct"]) == pytest.approx(100 * est, abs=1e-3)
+    assert float(b2n[("toy-temporal", "B direction")]["ci_low_pct"]) == pytest.approx(100 * low, abs=1e-3)
+    assert ("toy-source", "B direction") not in b2n
+    assert md_row(results / "base2novel.md", "method")[-2:] == ["toy-temporal B direction",
+                                                                "toy-temporal N direction"]
+
+
+def test_records_without_direction_show_a_dash(tmp_path):
+    records, results = tmp_path / "records", tmp_path / "results"
+    fake.write_ablation_suite(records, methods=("ezclip",))
+    _temporal_rival(records, None)  # older records: no direction field at all
+    ev = fake.evaluation("test", "toy-temporal", "test", fake.correct_pattern(fake.N_ABL, 30), "toy-temporal/test",
+                         direction=[None] * fake.N_ABL)  # the field, but null: no pair in the class set
+    fake.write(records, fake.record("vificlip", "few_shot", "toy-temporal", {"seed": 1, "shots": 16}, [ev]))
+    tables.build_tables(records, results)
+    assert md_row(results / "few_shot.md", "clip")[3] == "—"
+    assert md_row(results / "few_shot.md", "vificlip")[3] == "—"
+    assert md_row(results / "few_shot.md", "ezclip")[3].startswith("88.8 [")
+    assert {r["K"] for r in read_csv(results / "few_shot_tests.csv")} == {"K=16"}  # nothing to pair direction with
+
+
+def test_malformed_direction_flag_names_the_record(tmp_path):
+    records = tmp_path / "records"
+    ev = fake.evaluation("test", "toy-temporal", "test", fake.correct_pattern(10, 5), "t", direction=[True] * 10)
+    ev["predictions"][0]["direction"] = "yes"
+    fake.write(records, fake.record("ezclip", "few_shot", "toy-temporal", {"seed": 1, "shots": 16}, [ev]))
+    with pytest.raises(HarnessError, match=r"few_shot/ezclip/toy-temporal/.*direction.*true or false"):
+        tables.build_tables(records, tmp_path / "results")
