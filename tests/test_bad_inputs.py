@@ -168,7 +168,7 @@ CASES = {
     "run/ann-file-absent": (f"{_C} --data-root {{videos}} --ann-file {{absent}} --classes {{classes_txt}}",
                             ["--ann-file {absent}"]),
     "run/ann-file-binary": (f"{_C} --data-root {{videos}} --ann-file {{binary_bin}} --classes {{classes_txt}}",
-                            ["{binary_bin}", "binary"]),
+                            ["{binary_bin}", "binary data (NUL byte)"]),
     "run/ann-file-malformed": (f"{_C} --data-root {{videos}} --ann-file {{bad_fields_txt}} --classes {{classes_txt}}",
                                ["{bad_fields_txt}:1", "label"]),
     "run/ann-file-label-range": (f"{_C} --data-root {{videos}} --ann-file {{bad_label_txt}} "
@@ -176,7 +176,7 @@ CASES = {
     "run/classes-absent": (f"{_C} --data-root {{videos}} --ann-file {{list_txt}} --classes {{absent}}",
                            ["--classes {absent}"]),
     "run/classes-binary": (f"{_C} --data-root {{videos}} --ann-file {{list_txt}} --classes {{binary_bin}}",
-                           ["{binary_bin}", "binary"]),
+                           ["{binary_bin}", "binary data (NUL byte)"]),
     "run/classes-empty": (f"{_C} --data-root {{videos}} --ann-file {{list_txt}} --classes {{empty_txt}}",
                           ["{empty_txt}", "empty"]),
     "run/data-root-absent": (f"{_C} --data-root {{absent}} --ann-file {{list_txt}} --classes {{classes_txt}}",
@@ -269,3 +269,24 @@ def test_hub_tag_in_the_local_cache_loads_without_any_request(empty_hub_cache, m
     line = one_line_error(["profile", "--method", "clip", "--backbone", "ViT-B-16", "--pretrained", "openai"], capfd)
     assert time.perf_counter() - started < 60  # builds ViT-B-16 once; no network wait
     assert "cached weights of ViT-B-16/openai" in line and "open_clip_model.safetensors" in line
+
+
+def test_list_separates_backbones_whose_packages_are_missing(capfd):
+    """Every backbone `list` offers as usable passes the check; every other one is refused naming its install."""
+    from harness.backbones import check_backbone
+    from harness.errors import HarnessError
+
+    assert main(["list", "backbones"]) == 0
+    lines = capfd.readouterr().out.splitlines()
+    usable = lines[1].split()
+    assert "ViT-B-16" in usable and "toy-vit" in usable
+    for name in usable:
+        check_backbone(name)
+    for line in lines[2:]:
+        install, names = line.split(":", 1)
+        package = install.strip().removeprefix("need `pip install ").removesuffix("`")
+        for name in names.split():
+            with pytest.raises(HarnessError, match=f"pip install {package}"):
+                check_backbone(name)
+    if _NEEDS_TRANSFORMERS:
+        assert any("coca_roberta-ViT-B-32" in line for line in lines[2:])

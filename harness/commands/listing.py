@@ -31,9 +31,18 @@ def handle(args) -> int:
         for name in list_datasets():
             print(f"  {name}")
     if args.what in ("all", "backbones"):
-        from ..backbones import COMMON_BACKBONES, list_backbones
+        from ..backbones import COMMON_BACKBONES, _needed_packages, list_backbones
 
         names = list_backbones()
+        # an architecture whose optional package is absent is listed apart, with the install that enables it
+        unavailable: dict[str, list[str]] = {}
+        for name in names:
+            missing = sorted({package for package, _ in _needed_packages(name)})
+            if missing:
+                unavailable.setdefault(" ".join(missing), []).append(name)
+        blocked = {n for group in unavailable.values() for n in group}
         print("backbones (open_clip ViT architectures; common: " + ", ".join(COMMON_BACKBONES) + "):")
-        print("  " + " ".join(names))
+        print("  " + " ".join(n for n in names if n not in blocked))
+        for packages, group in sorted(unavailable.items()):
+            print(f"  need `pip install {packages}`: " + " ".join(group))
     return 0
