@@ -127,3 +127,7 @@ def test_evaluation_with_bad_videos_lists_exactly_the_bad_files(shared_data, tmp
     evaluation = record["evaluations"][0]
     assert {s["video"] for s in evaluation["skipped"]} == bad
     assert evaluation["metrics"]["n_videos"] + len(bad) == len((tmp_path / "list.txt").read_text().split("\n")) - 1
+    reasons = {s["video"]: s["reason"] for s in evaluation["skipped"]}
+    assert all("\n" not in r and "\t" not in r for r in reasons.values()), reasons
+    # the record holds the decoder's whole message, past the 200 characters it used to be cut at
+    assert reasons["generated/not_a_video.mp4"].endswith(")") and "last error log: " in reasons["generated/not_a_video.mp4"]
