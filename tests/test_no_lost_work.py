@@ -209,3 +209,13 @@ def test_a_checkpoint_of_another_method_is_refused_before_evaluating(trained, tm
     with pytest.raises(HarnessError, match="does not match this method"):
         run("xclip", **UNIT, checkpoint=str(final), records_dir=str(tmp_path / "r"), work_dir=str(tmp_path / "w"))
     assert not (tmp_path / "w").exists()
+
+
+def test_console_names_the_first_skipped_videos_and_counts_the_rest():
+    from harness.runner import _skipped_line
+
+    skipped = [dict(video=f"bad{i}.mp4", reason=f"decode error: truncated stream number {i}") for i in range(5)]
+    line = _skipped_line(skipped)
+    assert line.strip().startswith("skipped 5: bad0.mp4 (decode error: truncated stream number 0)")
+    assert "bad2.mp4" in line and "bad3.mp4" not in line and "and 2 more" in line and "\n" not in line
+    assert "and" not in _skipped_line(skipped[:1]).split(")")[-1]
