@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
                                    description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--backbone", default="ViT-B-32", help="open_clip architecture (random init)")
-    from .cli import positive_float, positive_int
+    from .cli import non_negative_float, positive_int
 
     parser.add_argument("--frames", type=positive_int, default=8)
     parser.add_argument("--device", default="cpu", help="torch device for the model figures (cpu, cuda, cuda:1)")
@@ -44,7 +44,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--repeats", type=positive_int, default=3, help="alternating repeats; the median ratio is kept")
     parser.add_argument("--videos", nargs="+", default=None, metavar="PATH_OR_GLOB",
                         help="also measure the data path on these video files (e.g. a sample of your dataset)")
-    parser.add_argument("--min-seconds", type=positive_float, default=2.0,
+    parser.add_argument("--min-seconds", type=non_negative_float, default=2.0,
                         help="data path: repeat short passes until each side has run this long (median of pairs)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["overhead", "data", "training", "scaling"])
     parser.add_argument("--output", default=None, help="also write the JSON here (e.g. results/bench.json)")

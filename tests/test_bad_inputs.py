@@ -134,7 +134,7 @@ CASES = {
     "bench/frames": ("bench --frames 0", ["--frames", "≥ 1"]),
     "bench/clips": ("bench --clips -2", ["--clips"]),
     "bench/repeats": ("bench --repeats x", ["--repeats", "'x'"]),
-    "bench/min-seconds": ("bench --min-seconds 0", ["--min-seconds", "> 0"]),
+    "bench/min-seconds": ("bench --min-seconds -1", ["--min-seconds", "≥ 0"]),
     "bench/output": ("bench --output {absent}/bench.json", ["--output", "{absent}", "does not exist"]),
     "bench/skip": ("bench --skip nosuch", ["invalid choice: 'nosuch'"]),
     # ---------------------------------------------------------------------------------------------- run
