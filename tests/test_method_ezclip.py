@@ -152,12 +152,12 @@ def test_changing_one_prompt_entry_changes_the_video():
     clip_videos = videos(1, 4)
     with torch.no_grad():
         before = method.encode_frames(clip_videos)
-        prompts[2, 1] += 1.0
+        prompts[2, 1, 0] += 1.0  # one entry: adding the same amount to a whole prompt vector is cancelled by ln_1
         after = method.encode_frames(clip_videos)
     # frame 1's prompt enters the temporal attention of layer 2, which every frame of the video attends to
     assert not torch.allclose(before, after)
     with torch.no_grad():
-        prompts[2, 1] -= 1.0
+        prompts[2, 1, 0] -= 1.0
         assert torch.allclose(method.encode_frames(clip_videos), before, atol=1e-6)
 
 
