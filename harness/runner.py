@@ -108,12 +108,20 @@ class _MemoryMeter:
     mark above the resident set at the start (Linux resets the mark through /proc/self/clear_refs), less
     what the decoded-frame cache grew by — so frozen and fully fine-tuned methods can be told apart."""
 
+    trainings = 0  # CPU: only a process's first training is measured (later ones reuse freed memory unseen)
+
     def __init__(self):
         from .data.pipeline import DECODE_CACHE
 
         self.cache = DECODE_CACHE
         self.cuda = torch.cuda.is_available()
         self.how = None
+        _MemoryMeter.trainings += 1
+        if not self.cuda and _MemoryMeter.trainings > 1:
+            self.start = None
+            self.how = ("not measured: on CPU only a process's first training is (later ones reuse memory freed "
+                        "by earlier ones, which the resident set does not show)")
+            return
         if self.cuda:
             torch.cuda.reset_peak_memory_stats()
             self.start = torch.cuda.memory_allocated()
@@ -123,16 +131,18 @@ class _MemoryMeter:
         self.cache_start = self.cache.bytes
         try:
             Path("/proc/self/clear_refs").write_text("5")
-            self.how = ("CPU: resident-set high-water mark above the resident set at the start of training, "
-                        "less the decoded-frame cache's growth")
+            self.how = ("CPU, first training of its process: resident-set high-water mark above the resident "
+                        "set at the start of training, less the decoded-frame cache's growth")
         except OSError:
             self.how = None
 
     def peak_mb(self) -> float | None:
         if self.cuda:
             return round((torch.cuda.max_memory_allocated() - self.start) / 2**20, 1)
+        if self.start is None:
+            return None
         peak = _status_kb("VmHWM")
-        if self.how is None or peak is None or self.start is None:
+        if peak is None:
             return None
         return round(max(0.0, (peak - self.start) / 1024 - (self.cache.bytes - self.cache_start) / 2**20), 1)
 

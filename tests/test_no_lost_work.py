@@ -98,7 +98,9 @@ def test_record_carries_curve_and_train_accuracy(trained):
     assert [point["iteration"] for point in training["curve"]] == [3, 6, 9]
     assert all(point["loss"] > 0 and point["lr"] > 0 for point in training["curve"])
     assert 0 <= training["train_top1"] <= 1 and training["train_eval"]["n_videos"] == 20
-    assert training["peak_memory_how"] and training["peak_memory_mb"] is not None
+    # measured for a process's first training on CPU; later ones say why not
+    assert training["peak_memory_how"]
+    assert (training["peak_memory_mb"] is None) == training["peak_memory_how"].startswith("not measured")
     log = (Path(record["work_dir"]) / "train.log").read_text()
     logged = [float(line.split("loss: ")[1].split()[0]) for line in log.splitlines() if "Epoch(train)" in line]
     assert logged == pytest.approx([point["loss"] for point in training["curve"]], abs=1e-4)

@@ -75,3 +75,23 @@ def test_tensorboard_switch_writes_event_files(tmp_path):
                  records_dir=str(tmp_path / "r"), work_dir=str(tmp_path / "w"))[0]
     assert list((tmp_path / "w").rglob("events.out.tfevents.*"))
     assert "train_top1" not in record["training"]  # runtime.train_eval_videos=0 turns the measurement off
+
+
+def test_peak_memory_is_measured_in_a_fresh_process_and_tells_methods_apart(tmp_path):
+    """Fully fine-tuned ActionCLIP allocates more than EZ-CLIP's 19k trainable parameters need: each trained
+    as the first training of a fresh process, so the resident-set measure is meaningful."""
+    import json
+
+    from conftest import run_cli
+
+    peaks = {}
+    for method in ("ezclip", "actionclip"):
+        result = run_cli("run", "--method", method, "--protocol", "few_shot", "--dataset", "toy-temporal",
+                         "--shots", "2", "--records", tmp_path / method, "--work-dir", tmp_path / "work",
+                         "--cfg-options", "train.epochs=1", "train.warmup_epochs=0", "runtime.train_eval_videos=0")
+        assert result.returncode == 0, result.stderr[-2000:]
+        (path,) = (tmp_path / method).rglob("*.json")
+        training = json.loads(path.read_text())["training"]
+        assert training["peak_memory_how"].startswith("CPU, first training of its process")
+        peaks[method] = training["peak_memory_mb"]
+    assert peaks["actionclip"] > peaks["ezclip"] + 20, peaks
