@@ -107,16 +107,33 @@ def add_parser(subparsers):
     parser.add_argument("run_a", metavar="RUN_A", help="run_id or path to a record JSON")
     parser.add_argument("run_b", metavar="RUN_B", help="run_id or path to a record JSON")
     parser.add_argument("--records", type=Path, default=None,
-                        help="records folder for run_id lookup (default: $HARNESS_RECORDS or <repo>/records)")
+                        help="records folder for run_id lookup (default: your records, $HARNESS_RECORDS or "
+                             "work_dirs/records, then the committed reference records/)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=handler)
     return parser
 
 
-def handler(args) -> int:
-    from .paths import records_dir
+def _resolve_anywhere(run: str) -> dict:
+    """By run id in the user's records, then in the committed reference (a user compares their run with it)."""
+    from .paths import records_dir, reference_records_dir
 
-    folder = Path(args.records) if args.records else records_dir()
-    result = compare_records(resolve_record(args.run_a, folder), resolve_record(args.run_b, folder))
+    folders = [f for f in (records_dir(), reference_records_dir()) if Path(f).is_dir()]
+    if Path(run).is_file() or not folders:
+        return resolve_record(run, folders[0] if folders else records_dir())
+    for folder in folders[:-1]:
+        try:
+            return resolve_record(run, folder)
+        except HarnessError:
+            pass
+    return resolve_record(run, folders[-1])
+
+
+def handler(args) -> int:
+    if args.records:
+        record_a, record_b = resolve_record(args.run_a, args.records), resolve_record(args.run_b, args.records)
+    else:
+        record_a, record_b = _resolve_anywhere(args.run_a), _resolve_anywhere(args.run_b)
+    result = compare_records(record_a, record_b)
     print(json.dumps(result, indent=2, sort_keys=True) if args.json else report(result))
     return 0

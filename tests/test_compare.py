@@ -86,3 +86,18 @@ def test_cli_unknown_run_id(tmp_path):
     args = _parser().parse_args(["compare", rec["run_id"][:-1] + "x", rec["run_id"], "--records", str(records)])
     with pytest.raises(HarnessError, match="did you mean"):
         args.func(args)
+
+
+def test_compare_finds_a_user_run_and_a_reference_run_by_id(tmp_path, monkeypatch, capsys):
+    """Without --records, run ids are looked up in the user's records, then in the committed reference."""
+    from harness import compare as compare_module, paths
+
+    user, reference = tmp_path / "user", tmp_path / "reference"
+    rec_a, rec_b = _b2n("ezclip"), _b2n("clip")
+    fake.write(user, rec_a)
+    fake.write(reference, rec_b)
+    monkeypatch.setenv("HARNESS_RECORDS", str(user))
+    monkeypatch.setattr(paths, "reference_records_dir", lambda: reference)
+    args = _parser().parse_args(["compare", rec_a["run_id"], rec_b["run_id"], "--json"])
+    assert compare_module.handler(args) == 0
+    assert json.loads(capsys.readouterr().out)["run_b"] == rec_b["run_id"]
