@@ -27,7 +27,8 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "allow_missing": False,     # videos listed but absent on disk: error unless true (then counted)
     },
     "eval": {"batch_size": 32, "clips": 1, "crops": 1, "topk": 5,
-             "feature_cache": True},    # reuse video encodings of identical batches (harness/feature_cache.py)
+             "feature_cache": True,     # reuse video encodings of identical batches (harness/feature_cache.py)
+             "limit": 0},               # > 0: only this many evenly spaced videos per list (smoke tests; in the run id)
     "runtime": {
         "seed": 0,                  # base seed; protocol units add their own seed (base2novel s1..s3 etc.)
         "deterministic": True,
@@ -49,11 +50,19 @@ RESULT_NEUTRAL_KEYS: tuple[tuple[str, str], ...] = (("eval", "feature_cache"), (
                                                     ("runtime", "progress"))
 
 
+#: Keys added after records existed: at their default they are left out of the run id, so the records made
+#: before them keep their ids; any other value changes the id.
+DEFAULT_FREE_KEYS: tuple[tuple[str, str, object], ...] = (("eval", "limit", 0),)
+
+
 def identity_config(config: dict) -> dict:
     """The config as it enters the run id: without :data:`RESULT_NEUTRAL_KEYS`."""
     trimmed = copy.deepcopy(config)
     for section, key in RESULT_NEUTRAL_KEYS:
         trimmed.get(section, {}).pop(key, None)
+    for section, key, default in DEFAULT_FREE_KEYS:
+        if trimmed.get(section, {}).get(key) == default:
+            trimmed[section].pop(key)
     return trimmed
 
 
@@ -199,6 +208,8 @@ def _validate_values(config: dict) -> None:
     if runtime["checkpoint_selection"] == "val" and not runtime["val_fraction"] > 0:
         raise HarnessError("runtime.checkpoint_selection=val needs runtime.val_fraction > 0 (a slice held out "
                            "from the training list)")
+    if config["eval"]["limit"] < 0:
+        raise HarnessError("eval.limit must be ≥ 0 (0 evaluates every video)")
     if config["eval"]["crops"] not in (1, 3):
         raise HarnessError("eval.crops must be 1 or 3")
     if not 0 <= data["max_failed_fraction"] <= 1:

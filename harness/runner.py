@@ -230,6 +230,8 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
     from mmengine.runner import TestLoop
 
     video_list, missing = resolve_videos(video_list, config["data"]["allow_missing"])
+    listed_before_limit = len(video_list.entries)
+    video_list = _limited(video_list, config["eval"]["limit"])
     model.set_class_names(video_list.class_names, video_list.descriptions)
     dataset = _dataset(video_list, config, model, False, skip_log)
     from .pairs import reversal_partners
@@ -276,7 +278,17 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
                 throughput_clips_per_s=None if reuse and reuse["hits"] else round(n / elapsed, 3),
                 eval_wall_s=round(elapsed, 3),
                 feature_cache=reuse,
+                **({"limited": dict(videos=len(video_list.entries), of=listed_before_limit)}
+                   if len(video_list.entries) < listed_before_limit else {}),
                 predictions=details["predictions"], skipped=skipped)
+
+
+def _limited(video_list, limit: int):
+    """``eval.limit``: ``limit`` evenly spaced videos of the list (deterministic), for smoke runs only."""
+    entries = video_list.entries
+    if not limit or len(entries) <= limit:
+        return video_list
+    return replace(video_list, entries=[entries[i * len(entries) // limit] for i in range(limit)])
 
 
 def _finite(value):

@@ -67,3 +67,26 @@ def test_a_variant_with_an_unknown_model_key_is_refused(tmp_path, monkeypatch):
                         dict(target="methods.ezclip:EZCLIP", config=bad, variant_of="ezclip"))
     with pytest.raises(HarnessError, match="motion_los.*motion_loss"):
         build_config("ezclip-typo", embedded=True)
+
+
+def test_eval_limit_changes_the_run_id_only_when_set():
+    from harness.config import identity_config
+    from harness.records import make_run_id
+
+    default = build_config("clip", embedded=True)
+    limited = build_config("clip", embedded=True, cfg_options=["eval.limit=40"])
+    assert "limit" not in identity_config(default)["eval"]  # records made before the key keep their ids
+    assert make_run_id("clip", "u", identity_config(default), {}) != make_run_id("clip", "u", identity_config(limited), {})
+    with pytest.raises(HarnessError, match="eval.limit"):
+        build_config("clip", embedded=True, cfg_options=["eval.limit=-1"])
+
+
+def test_limited_evaluation_takes_evenly_spaced_videos_and_says_so(tmp_path):
+    from harness.runner import run
+
+    record = run("clip", "few_shot", datasets=["toy-temporal"], shots=[2], cfg_options=["eval.limit=40"],
+                 records_dir=str(tmp_path / "r"), work_dir=str(tmp_path / "w"))[0]
+    evaluation = record["evaluations"][0]
+    assert evaluation["metrics"]["n_videos"] == 40 and evaluation["limited"]["videos"] == 40
+    assert evaluation["limited"]["of"] > 40
+    assert len({p["label"] for p in evaluation["predictions"]}) == evaluation["num_classes"]  # spread over classes

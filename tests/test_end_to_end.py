@@ -8,7 +8,7 @@ import pytest
 from conftest import run_cli
 from harness.runner import run
 
-FAST = ["train.epochs=1", "train.warmup_epochs=0"]
+FAST = ["train.epochs=1", "train.warmup_epochs=0", "eval.limit=48", "runtime.train_eval_videos=32"]  # smoke-sized
 METHODS = ["clip", "ezclip", "actionclip", "xclip", "vificlip"]
 
 

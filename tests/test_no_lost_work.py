@@ -12,7 +12,7 @@ from harness import hooks
 from harness.errors import HarnessError
 from harness.runner import run
 
-FAST = ["train.epochs=3", "train.warmup_epochs=0", "train.batch_size=8"]
+FAST = ["train.epochs=3", "train.warmup_epochs=0", "train.batch_size=8", "eval.limit=40"]
 UNIT = dict(protocol_name="few_shot", datasets=["toy-temporal"], shots=[2])
 
 

@@ -15,7 +15,7 @@ from badvideos import make_bad_videos
 from conftest import REPO, run_cli
 
 TRAIN = ["--method", "ezclip", "--protocol", "few_shot", "--dataset", "toy-target-a", "--shots", "4",
-         "--cfg-options", "train.epochs=3", "train.warmup_epochs=0"]
+         "--cfg-options", "train.epochs=3", "train.warmup_epochs=0", "eval.limit=60"]
 
 
 def _records(folder: Path) -> list[dict]:
@@ -65,7 +65,8 @@ def _torchrun(args, tmp_path, name):
 
 @pytest.mark.slow
 def test_two_process_evaluation_equals_one_process(tmp_path):
-    args = ["--method", "clip", "--protocol", "base2novel", "--dataset", "toy-source", "--seed", "1"]
+    args = ["--method", "clip", "--protocol", "base2novel", "--dataset", "toy-source", "--seed", "1",
+            "--cfg-options", "eval.limit=96"]
     single = run_cli("run", *args, "--records", tmp_path / "one", "--work-dir", tmp_path / "work-one")
     assert single.returncode == 0, single.stderr[-2000:]
     double = _torchrun(args, tmp_path, "two")
