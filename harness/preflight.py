@@ -89,9 +89,10 @@ def read_state_dict(checkpoint: str) -> dict:
     return state
 
 
-def load_checkpoint(model, checkpoint: str) -> None:
-    """Load strictly (apart from the preprocessor's constant buffers): a partial load is never silent."""
-    state = read_state_dict(checkpoint)
+def load_checkpoint(model, checkpoint: str, state: dict | None = None) -> None:
+    """Load strictly (apart from the preprocessor's constant buffers): a partial load is never silent.
+    ``state``: the checkpoint's state dict when the caller has already read it."""
+    state = read_state_dict(checkpoint) if state is None else state
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as error:  # same names, other shapes
@@ -125,14 +126,13 @@ def check_loggers(config: dict) -> None:
                                "'videoclip-harness[tensorboard]' (or tensorboard)") from None
 
 
-def check_run(method: str, config: dict, units: list, checkpoint: str | None, train: bool) -> dict:
-    """All checks for the units about to run. Returns what later steps reuse (the checkpoint's hash)."""
+def check_run(method: str, config: dict, units: list, checkpoint: str | None, train: bool,
+              checkpoint_state: dict | None = None) -> None:
+    """All checks for the units about to run (``checkpoint_state``: the checkpoint, already read)."""
     check_loggers(config)
     model = probe_model(method, config)
-    found = {}
     if checkpoint:
-        load_checkpoint(model, checkpoint)
-        found["checkpoint_sha256"] = file_sha256(Path(checkpoint))
+        load_checkpoint(model, checkpoint, checkpoint_state)
     allow_missing = config["data"]["allow_missing"]
     for unit in units:
         lists = [video_list for _, _, _, video_list in unit.evaluations]
@@ -141,4 +141,3 @@ def check_run(method: str, config: dict, units: list, checkpoint: str | None, tr
         for video_list in lists:
             check_text_source(model, video_list, method)
             resolve_videos(video_list, allow_missing)
-    return found

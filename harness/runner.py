@@ -424,9 +424,9 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
     if allow_missing:
         options.append("data.allow_missing=true")
     config = build_config(method, embedded, options, backbone, pretrained)
-    checkpoint_id = None
+    checkpoint_id, checkpoint_state = None, None
     if checkpoint:
-        read_state_dict(checkpoint)
+        checkpoint_state = read_state_dict(checkpoint)
         checkpoint_id = dict(path=str(checkpoint), sha256=file_sha256(Path(checkpoint)))
     trainable = _needs_training(method, config) and checkpoint is None
     units = expand_units(protocol, dataset_objs, source_obj, seeds, shots, train_source=trainable)
@@ -445,7 +445,9 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         else:
             plan.append((index, unit, run_id, path))
     if plan:
-        check_run(method, config, [unit for _, unit, _, _ in plan], checkpoint, train=trainable)
+        check_run(method, config, [unit for _, unit, _, _ in plan], checkpoint, train=trainable,
+                  checkpoint_state=checkpoint_state)
+        checkpoint_state = None  # each unit loads into its own freshly built model
         folders = {}
         for index, unit, run_id, _ in plan:
             identity = workdirs.run_identity(method, run_id, unit.label(), identity_config(config))
