@@ -130,14 +130,16 @@ def check_run(method: str, config: dict, units: list, checkpoint: str | None, tr
               checkpoint_state: dict | None = None) -> None:
     """All checks for the units about to run (``checkpoint_state``: the checkpoint, already read)."""
     check_loggers(config)
+    allow_missing = config["data"]["allow_missing"]
+    lists = []
+    for unit in units:
+        lists += [video_list for _, _, _, video_list in unit.evaluations]
+        if train and unit.train is not None:
+            lists.insert(0, unit.train)
+    for video_list in lists:  # cheap file checks first: a wrong path must not wait for a model build
+        resolve_videos(video_list, allow_missing)
     model = probe_model(method, config)
     if checkpoint:
         load_checkpoint(model, checkpoint, checkpoint_state)
-    allow_missing = config["data"]["allow_missing"]
-    for unit in units:
-        lists = [video_list for _, _, _, video_list in unit.evaluations]
-        if train and unit.train is not None:
-            lists.insert(0, unit.train)
-        for video_list in lists:
-            check_text_source(model, video_list, method)
-            resolve_videos(video_list, allow_missing)
+    for video_list in lists:
+        check_text_source(model, video_list, method)

@@ -37,9 +37,16 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args) -> int:
+    from .methods_registry import method_entry
     from .paths import records_dir, reference_records_dir, results_dir
+    from .protocols import load_protocol
     from .runner import run
     from .summary import print_summary
+
+    for method in args.methods:  # every name is checked before the first unit generates or trains anything
+        method_entry(method)
+    for protocol in args.protocols:
+        load_protocol(protocol)
 
     records_root = Path(args.records) if args.records else records_dir()
     records_root.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,17 @@ def files(tmp_path_factory):
     return names
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _warm_caches():
+    """The first command on a fresh machine also prints one-time generation lines (embedded benchmark, toy CLIP);
+    they are made here so every case sees only its own error, whichever test ran first."""
+    from harness.data.embedded import ensure_embedded
+    from harness.toyclip import ensure_toy_clip
+
+    ensure_embedded()
+    ensure_toy_clip()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_outputs(tmp_path, monkeypatch):
     """No case may write into the checkout's records/, results/ or work_dirs/."""
