@@ -7,6 +7,7 @@ named too — no key silently becomes an empty value (the EZ-CLIP#1 DotMap failu
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,20 @@ import yaml
 
 from .errors import HarnessError, closest
 from .methods_registry import method_config_path
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; configs and --cfg-options read it as the float it means."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def load_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)
 
 #: Engine keys shared by every method (data, evaluation, runtime). Method YAMLs hold ``model`` and ``train``.
 ENGINE_DEFAULTS: dict[str, Any] = {
@@ -80,7 +95,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 
 def _load_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = load_yaml(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise HarnessError(f"config file {path} not found") from None
     except yaml.YAMLError as error:
@@ -135,7 +150,7 @@ def parse_cfg_options(options: list[str] | None) -> dict:
         if not sep or not key:
             raise HarnessError(f"--cfg-options entry {option!r} must look like key.sub=value")
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
+            value = load_yaml(raw) if raw != "" else ""
         except yaml.YAMLError:
             value = raw
         node = nested

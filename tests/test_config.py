@@ -90,3 +90,11 @@ def test_limited_evaluation_takes_evenly_spaced_videos_and_says_so(tmp_path):
     assert evaluation["metrics"]["n_videos"] == 40 and evaluation["limited"]["videos"] == 40
     assert evaluation["limited"]["of"] > 40
     assert len({p["label"] for p in evaluation["predictions"]}) == evaluation["num_classes"]  # spread over classes
+
+
+def test_exponent_without_dot_is_a_float():
+    """YAML 1.1 would read ``lr=1e-4`` as the string '1e-4' and the type check would refuse it."""
+    from harness.config import parse_cfg_options
+
+    parsed = parse_cfg_options(["train.optimizer.lr=1e-4", "x=-3E2", "name=1e", "n=7"])
+    assert parsed == {"train": {"optimizer": {"lr": 1e-4}}, "x": -300.0, "name": "1e", "n": 7}
