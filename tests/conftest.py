@@ -52,3 +52,22 @@ def run_cli(*args, env=None, timeout=600):
     full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "harness", *map(str, args)], cwd=REPO, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def cli_in_process(argv, capfd):
+    """``harness.cli.main(ARGV)`` in this process, stdout and stderr captured at the file-descriptor level (so
+    native chatter counts too); returns an object shaped like the CompletedProcess of :func:`run_cli`
+    (``returncode``, ``stdout``, ``stderr``). A subprocess costs ~10-15 s of imports on a 2-core machine: use
+    this wherever a fresh process is not what the test is about. ``--help`` exits through argparse's
+    SystemExit, which is turned into its exit status as the interpreter would."""
+    from types import SimpleNamespace
+
+    from harness.cli import main
+
+    capfd.readouterr()
+    try:
+        status = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    out, err = capfd.readouterr()
+    return SimpleNamespace(returncode=status, stdout=out, stderr=err)

@@ -1,21 +1,33 @@
-"""The CLI: help on every command, one-line errors with a non-zero exit for bad names and keys."""
+"""The CLI: help on every command, one-line errors with a non-zero exit for bad names and keys.
+
+One test runs ``python -m harness`` in a fresh process (the entry point, its exit status and a stderr free of
+import-time chatter); the others call ``harness.cli.main`` in-process with file-descriptor capture (a
+subprocess costs ~10 s of imports on the project's 2-core machine)."""
 import pytest
 
-from conftest import run_cli
+from conftest import cli_in_process, run_cli
 
 COMMANDS = ["run", "list", "tables", "compare", "profile", "audit", "prepare", "sweep", "bench"]
 
 
-def test_top_level_help_lists_every_command():
-    result = run_cli("--help")
+@pytest.fixture(autouse=True)
+def _isolated_outputs(tmp_path, monkeypatch):
+    """In-process commands read these at call time: nothing may land in the checkout's records/ or work_dirs/."""
+    monkeypatch.setenv("HARNESS_RECORDS", str(tmp_path / "records"))
+    monkeypatch.setenv("HARNESS_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("HARNESS_WORK_DIR", str(tmp_path / "work_dirs"))
+
+
+def test_top_level_help_lists_every_command(capfd):
+    result = cli_in_process(["--help"], capfd)
     assert result.returncode == 0
     for command in COMMANDS:
         assert command in result.stdout
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_has_help(command):
-    result = run_cli(command, "--help")
+def test_every_command_has_help(command, capfd):
+    result = cli_in_process([command, "--help"], capfd)
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
 
@@ -29,41 +41,46 @@ def _one_line_error(result):
 
 
 def test_unknown_method_lists_known_methods():
-    line = _one_line_error(run_cli("run", "--method", "nosuch", "--protocol", "base2novel"))
+    """In a fresh process: `python -m harness` exits non-zero with the one line, nothing else on stderr."""
+    result = run_cli("run", "--method", "nosuch", "--protocol", "base2novel")
+    assert result.returncode == 2
+    line = _one_line_error(result)
     for name in ("clip", "ezclip", "actionclip", "xclip", "vificlip"):
         assert name in line
 
 
-def test_unknown_protocol():
-    line = _one_line_error(run_cli("run", "--method", "clip", "--protocol", "base2nvel"))
+def test_unknown_protocol(capfd):
+    line = _one_line_error(cli_in_process(["run", "--method", "clip", "--protocol", "base2nvel"], capfd))
     assert "base2novel" in line
 
 
-def test_unknown_dataset():
-    line = _one_line_error(run_cli("run", "--method", "clip", "--protocol", "base2novel", "--dataset", "hmdb-51"))
+def test_unknown_dataset(capfd):
+    line = _one_line_error(cli_in_process(["run", "--method", "clip", "--protocol", "base2novel", "--dataset",
+                                           "hmdb-51"], capfd))
     assert "hmdb51" in line
 
 
-def test_misspelled_cfg_option():
-    line = _one_line_error(run_cli("run", "--method", "ezclip", "--protocol", "base2novel",
-                                   "--cfg-options", "train.lr=0.1"))
+def test_misspelled_cfg_option(capfd):
+    line = _one_line_error(cli_in_process(["run", "--method", "ezclip", "--protocol", "base2novel",
+                                           "--cfg-options", "train.lr=0.1"], capfd))
     assert "train.lr" in line
 
 
-def test_unknown_backbone():
-    line = _one_line_error(run_cli("run", "--method", "clip", "--protocol", "base2novel", "--backbone", "ViT-B-61"))
+def test_unknown_backbone(capfd):
+    line = _one_line_error(cli_in_process(["run", "--method", "clip", "--protocol", "base2novel", "--backbone",
+                                           "ViT-B-61"], capfd))
     assert "ViT-B-16" in line
 
 
-def test_missing_data_root(tmp_path):
-    line = _one_line_error(run_cli("run", "--method", "clip", "--protocol", "zero_shot", "--dataset", "custom",
-                                   "--data-root", tmp_path / "absent", "--ann-file", tmp_path / "list.txt",
-                                   "--classes", tmp_path / "classes.txt"))
+def test_missing_data_root(tmp_path, capfd):
+    line = _one_line_error(cli_in_process(["run", "--method", "clip", "--protocol", "zero_shot", "--dataset",
+                                           "custom", "--data-root", tmp_path / "absent", "--ann-file",
+                                           tmp_path / "list.txt", "--classes", tmp_path / "classes.txt"], capfd))
     assert "absent" in line or "list.txt" in line
 
 
-def test_list_shows_everything():
-    result = run_cli("list")
+def test_list_shows_everything(capfd):
+    result = cli_in_process(["list"], capfd)
     assert result.returncode == 0, result.stderr
     for token in ("ezclip", "base2novel", "zero_shot", "few_shot", "toy-source", "hmdb51", "ViT-B-16"):
         assert token in result.stdout
