@@ -18,12 +18,19 @@ frame embeddings.
 The open_clip blocks are wrapped, not copied: the wrappers hold the block's own ``ln_1``, ``attn``, ``ls_1``,
 ``ln_2``, ``mlp`` and ``ls_2`` under the same attribute names, so every CLIP parameter keeps its open_clip
 name (``clip.visual.transformer.resblocks.3.attn.in_proj_weight``) and backbone checkpoints still map. The
-added parameters carry EZ-CLIP's own names (``T_prompt_embeddings``, ``Adapter.D_fc1`` / ``Adapter.D_fc2``).
+added parameters carry EZ-CLIP's own names (``T_prompt_embeddings``, ``Adapter.D_fc1`` / ``Adapter.D_fc2``,
+``visual.temporal_embedding``), so an official checkpoint maps onto them by prefix alone (:meth:`EZCLIP.official_layout`).
+
+The official ``VisualTransformer`` also holds ``temporal_embedding`` (1, T, width), added to every token of frame t
+after the positional embedding. It is zero-initialised, not in the CLIP weights and frozen by ``train.py`` (its
+name lacks "prompt" and "Adapter"), so it stays zero and changes nothing; it is kept here (frozen, zero) because
+it is in every official checkpoint, which must load strictly.
 """
 from __future__ import annotations
 
 import math
 import random
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -208,6 +215,20 @@ class TemporalPromptTransformer(nn.Module):
                                       error_msgs)
 
 
+def _add_temporal_embedding(visual: nn.Module, module: nn.Module, args: tuple) -> tuple:
+    """Forward pre-hook on the visual tower's ``patch_dropout`` (which open_clip runs right after the positional
+    embedding, where the official code adds ``temporal_embedding``): token embeddings (B·T, N, width) of frame t
+    + ``temporal_embedding[0, t]``. Bound with ``partial(visual)`` so a deep copy of the model hooks its own copy."""
+    (x,), embedding = args, visual.temporal_embedding
+    frames = embedding.shape[1]
+    if x.shape[0] % frames:
+        raise HarnessError(f"EZ-CLIP got {x.shape[0]} frame images, not a multiple of frames={frames} (the "
+                           "temporal embedding's frame count)")
+    batch_frames, tokens, width = x.shape
+    x = (x.view(batch_frames // frames, frames, tokens, width) + embedding.to(x.dtype).unsqueeze(2))
+    return (x.view(batch_frames, tokens, width),)
+
+
 # ----------------------------------------------------------------------------------------------- method
 class EZCLIP(VideoCLIPMethod):
     """EZ-CLIP on an open_clip ViT. Ablation switches: ``prompts``, ``adapters``, ``motion_loss``.
@@ -254,6 +275,9 @@ class EZCLIP(VideoCLIPMethod):
         else:
             visual_transformer.resblocks = nn.ModuleList(visual_blocks)
         text_transformer.resblocks = nn.ModuleList(wrap(text_transformer.resblocks))
+        width = int(visual.class_embedding.shape[-1])
+        visual.temporal_embedding = nn.Parameter(torch.zeros(1, self.frames, width))  # official: zeros, frozen
+        visual.patch_dropout.register_forward_pre_hook(partial(_add_temporal_embedding, visual))
         # train.py: everything whose name lacks "prompt" and "Adapter" is frozen (logit_scale included).
         self.freeze_all_but(lambda name: "prompt" in name or "Adapter" in name)
 

@@ -207,6 +207,23 @@ def test_prompts_bake_in_the_frame_count():
     four.load_state_dict(toy(frames=4).state_dict())  # same T loads
 
 
+def test_temporal_embedding_is_the_official_frozen_zero_parameter():
+    """``visual.temporal_embedding`` (1, T, width): in every official checkpoint, zero at init and frozen by
+    train.py, so it changes nothing; when non-zero it is added to every token of frame t (official placement:
+    after the positional embedding, before ln_pre)."""
+    assert not toy(frames=4).clip.visual.temporal_embedding.requires_grad
+    method = toy(frames=4, prompts=False).eval()  # without the temporal prompts frames do not interact
+    embedding = method.clip.visual.temporal_embedding
+    assert tuple(embedding.shape) == (1, 4, WIDTH) and not embedding.requires_grad and not embedding.any()
+    clip_videos = videos(2, 4, seed=5)
+    with torch.no_grad():
+        before = method.encode_frames(clip_videos)
+        embedding[0, 2].fill_(0.5)
+        after = method.encode_frames(clip_videos)
+    assert torch.equal(before[:, [0, 1, 3]], after[:, [0, 1, 3]])  # only frame 2 moved
+    assert not torch.allclose(before[:, 2], after[:, 2])
+
+
 # ----------------------------------------------------------------------------------------- adapters
 def test_zero_initialised_adapter_is_identity():
     adapter = Adapter(32)
@@ -220,7 +237,9 @@ def test_adapters_at_init_without_prompts_equal_frozen_clip():
     frozen = FrozenCLIP(backbone=TOY, frames=4).eval()
     method = EZCLIP(backbone=TOY, frames=4, prompts=False).eval()
     result = method.clip.load_state_dict(frozen.clip.state_dict(), strict=False)  # CLIP names map one to one
-    assert not result.unexpected_keys and all("Adapter" in key for key in result.missing_keys)
+    # EZ-CLIP's own parameters: the adapters and the (zero) temporal embedding of the official VisualTransformer
+    assert not result.unexpected_keys
+    assert all("Adapter" in key or key == "visual.temporal_embedding" for key in result.missing_keys)
     clip_videos = videos(2, 4, seed=3)
     tokens = frozen.tokenize(["a person waving"])
     with torch.no_grad():
