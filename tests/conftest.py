@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -54,20 +55,36 @@ def run_cli(*args, env=None, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def _fresh_interpreter_warning_filters() -> None:
+    """CPython's default warning filters (docs: warnings, "Default Warning Filter"), in their order."""
+    warnings.resetwarnings()
+    for category in (ResourceWarning, ImportWarning, PendingDeprecationWarning, DeprecationWarning):
+        warnings.simplefilter("ignore", category)  # each inserts at the front
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+
+
 def cli_in_process(argv, capfd):
     """``harness.cli.main(ARGV)`` in this process, stdout and stderr captured at the file-descriptor level (so
     native chatter counts too); returns an object shaped like the CompletedProcess of :func:`run_cli`
     (``returncode``, ``stdout``, ``stderr``). A subprocess costs ~10-15 s of imports on a 2-core machine: use
-    this wherever a fresh process is not what the test is about. ``--help`` exits through argparse's
-    SystemExit, which is turned into its exit status as the interpreter would."""
+    this wherever a fresh process is not what the test is about. Python warnings are printed to stderr under a
+    fresh interpreter's filters, as ``python -m harness`` would show them (pytest would otherwise collect them
+    unseen, and a stray warning line would go unnoticed). ``--help`` exits through argparse's SystemExit, which
+    is turned into its exit status as the interpreter would."""
     from types import SimpleNamespace
 
     from harness.cli import main
 
+    def to_stderr(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
     capfd.readouterr()
-    try:
-        status = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    with warnings.catch_warnings():
+        _fresh_interpreter_warning_filters()
+        warnings.showwarning = to_stderr
+        try:
+            status = main([str(a) for a in argv])
+        except SystemExit as exit_:
+            status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     out, err = capfd.readouterr()
     return SimpleNamespace(returncode=status, stdout=out, stderr=err)
