@@ -21,6 +21,8 @@ _METHODS: dict[str, dict] = {
     "actionclip": dict(target="methods.actionclip:ActionCLIP", config=CONFIG_DIR / "actionclip.yaml"),
     "xclip": dict(target="methods.xclip:XCLIP", config=CONFIG_DIR / "xclip.yaml"),
     "vificlip": dict(target="methods.vificlip:ViFiCLIP", config=CONFIG_DIR / "vificlip.yaml"),
+    "froster": dict(target="methods.froster:FROSTER", config=CONFIG_DIR / "froster.yaml"),
+    "openvclip": dict(target="methods.openvclip:OpenVCLIP", config=CONFIG_DIR / "openvclip.yaml"),
 }
 _entry_points_loaded = False
 _variants_loaded = False
