@@ -56,13 +56,15 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "train_eval_videos": 256,   # train top-1 of the final weights on (a fixed sample of) the training list; 0 = off
         "tensorboard": False,       # also log scalars through mmengine's TensorboardVisBackend (extra: tensorboard)
         "progress": True,           # live progress line on a terminal, a short line every 20 s otherwise
+        "log_init_info": False,     # write mmengine's per-parameter initialisation dump into train.log
     },
 }
 
 #: Settings that cannot change a result (tested), left out of the run id so turning them on or off reuses
 #: the records already made.
 RESULT_NEUTRAL_KEYS: tuple[tuple[str, str], ...] = (("eval", "feature_cache"), ("runtime", "tensorboard"),
-                                                    ("runtime", "progress"))
+                                                    ("runtime", "progress"),
+                                                    ("runtime", "log_init_info"))
 
 
 #: Keys added after records existed: at their default they are left out of the run id, so the records made

@@ -58,6 +58,17 @@ def _rank0() -> bool:
 _RUNNER_CLASS = None
 
 
+class _MmengineNoise:
+    """Console filter for mmengine's own deprecation notices (its CheckpointHook still builds a FileClient):
+    nothing a user can act on, printed by every training. They stay in train.log."""
+
+    NOTICES = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias of')
+
+    def filter(self, record) -> bool:
+        message = record.getMessage()
+        return not any(notice in message for notice in self.NOTICES)
+
+
 def _runner_class():
     """mmengine's Runner whose log goes to ``<work dir>/train.log`` in full (environment, every logged loss)
     and, appended across resumes, while the console shows only warnings."""
@@ -75,6 +86,8 @@ def _runner_class():
                 for handler in logger.handlers:
                     if not isinstance(handler, logging.FileHandler):
                         handler.setLevel(logging.WARNING)
+                        if not any(isinstance(f, _MmengineNoise) for f in handler.filters):
+                            handler.addFilter(_MmengineNoise())
                 return logger
 
         _RUNNER_CLASS = HarnessRunner
@@ -169,6 +182,7 @@ def _train(model, unit, config: dict, work_dir: Path, skip_log: Path, resume: bo
         kept, held = hold_out(video_list.entries, runtime["val_fraction"], unit.seed)
         video_list, selection = replace(video_list, entries=kept), replace(video_list, entries=held, name="val-holdout")
     model.set_class_names(video_list.class_names, video_list.descriptions)
+    model.log_init_info = bool(runtime["log_init_info"])
     world = _world_size()
     effective = int(train_cfg["batch_size"])
     per_device = int(train_cfg["per_device_batch_size"] or max(1, effective // world))
@@ -408,13 +422,17 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         cfg_options: list[str] | None = None, work_dir: str | None = None, force: bool = False,
         checkpoint: str | None = None, resume: bool = False, launcher: str = "none",
         dataset_kwargs: dict | None = None, records_dir: str | None = None, shots: list[int] | None = None,
-        allow_missing: bool = False) -> list[dict]:
+        allow_missing: bool = False, reproduction: dict | None = None) -> list[dict]:
     """Run one method under one protocol; returns the run records (new or existing).
 
     Every input is checked before the first side effect (:mod:`harness.preflight`); each unit trains in a
     work folder of its own run id (:mod:`harness.workdirs`), so no command deletes what another made.
+    ``checkpoint``: a harness or an official checkpoint of the method (:mod:`harness.checkpoints`), evaluated
+    instead of training; ``reproduction``: marks the records as the reproduction of a released checkpoint.
     """
-    from .preflight import read_state_dict, file_sha256
+    from .checkpoints import read_checkpoint
+    from .checkpoints.runs import official_activation, state_for_run
+    from .preflight import forget_converted
 
     protocol = load_protocol(protocol_name)
     dataset_objs, source_obj = resolve_datasets(protocol, datasets, source, dataset_kwargs or {})
@@ -426,8 +444,11 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
     config = build_config(method, embedded, options, backbone, pretrained)
     checkpoint_id, checkpoint_state = None, None
     if checkpoint:
-        checkpoint_state = read_state_dict(checkpoint)
-        checkpoint_id = dict(path=str(checkpoint), sha256=file_sha256(Path(checkpoint)))
+        loaded = read_checkpoint(checkpoint)  # read once, any format; URLs and hub names refused
+        note = official_activation(loaded, config, options)
+        if note:
+            _log(note)
+        checkpoint_state, checkpoint_id = state_for_run(method, config, loaded, _log)
     trainable = _needs_training(method, config) and checkpoint is None
     units = expand_units(protocol, dataset_objs, source_obj, seeds, shots, train_source=trainable)
     records_root = Path(records_dir) if records_dir else default_records_dir()
@@ -436,7 +457,8 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
     for index, unit in enumerate(units):
         unit_key = dict(protocol=protocol["name"], protocol_version=protocol["version"], dataset=unit.dataset,
                         seed=unit.seed, shots=unit.shots, checkpoint=checkpoint_id and checkpoint_id["sha256"],
-                        file_hashes=unit.file_hashes, weights=_weights_identity(config))
+                        file_hashes=unit.file_hashes, weights=_weights_identity(config),
+                        **({"reproduction": reproduction["release"]} if reproduction else {}))
         run_id = rec.make_run_id(method, unit.label(), identity_config(config), unit_key)
         path = rec.record_path(records_root, protocol["name"], method, unit.dataset, run_id)
         if path.exists() and not force:
@@ -476,7 +498,7 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
                       text=dict(source=config["model"].get("text", {}).get("source", "names"),
                                 templates=config["model"].get("text", {}).get("templates", ["{}"])),
                       wall_s=round(time.perf_counter() - started, 3), **outcome, checkpoint=checkpoint_id,
-                      work_dir=_shown_path(folder))
+                      work_dir=_shown_path(folder), **({"reproduction": reproduction} if reproduction else {}))
         if _rank0():
             if force and path.exists():
                 kept = rec.set_aside(path)
@@ -484,6 +506,7 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
             rec.write_record(record, path)
             _log(f"[done] {path} ({record['wall_s']:.1f} s)")
         results[index] = record
+    forget_converted()
     return [results[i] for i in sorted(results)]
 
 

@@ -172,13 +172,14 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, monkeypatch):
 def test_text_source_without_descriptions_fails_before_training(tmp_path):
     from harness.data.embedded import ensure_embedded
 
-    videos = sorted((ensure_embedded() / "toy-target-a").rglob("*.mp4"))[:4]
+    root = ensure_embedded() / "toy-target-a"
+    videos = sorted(root.rglob("*.mp4"))[:4]
     (tmp_path / "classes.txt").write_text("first\nsecond\n")
-    (tmp_path / "list.txt").write_text("".join(f"{v} {i % 2}\n" for i, v in enumerate(videos)))
+    (tmp_path / "list.txt").write_text("".join(f"{v.relative_to(root)} {i % 2}\n" for i, v in enumerate(videos)))
     with pytest.raises(HarnessError) as error:
         run("ezclip", "zero_shot", datasets=["custom"], source="toy-source", cfg_options=FAST, records_dir=str(tmp_path / "records"),
             work_dir=str(tmp_path / "work"),
-            dataset_kwargs=dict(video_root="/", ann_file=str(tmp_path / "list.txt"),
+            dataset_kwargs=dict(video_root=str(root), ann_file=str(tmp_path / "list.txt"),
                                 classes=str(tmp_path / "classes.txt")))
     assert "model.text.source=names" in str(error.value)
     assert not (tmp_path / "work").exists() and not (tmp_path / "records").exists()
