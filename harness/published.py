@@ -61,6 +61,15 @@ PUBLISHED: list[dict] = [
           k400=(61.0, 46.2, 52.6), hmdb51=(69.1, 37.3, 48.5), ucf101=(90.1, 58.1, 70.7), ssv2=(13.3, 10.1, 11.5)),
     *_b2n("clip (frozen)", None, None, _FROSTER, "",
           k400=(62.3, 53.4, 57.5), hmdb51=(53.3, 46.8, 49.8), ucf101=(78.5, 63.6, 70.3), ssv2=(4.9, 5.3, 5.1)),
+    # Open-VCLIP (methods.md §5): its own README has no results table; the numbers are the FROSTER README's Open-VCLIP
+    # rows (ViT-B/16, 8 frames × 224; Open-VCLIP's B/16 test scripts: 3 temporal views × 1 crop, swa_2_22.pth
+    # interpolated 0.5 with CLIP)
+    *_zs("openvclip", 8, 224, "`Visual-AI/FROSTER:README.md` Table 2 (cross-dataset, mean ± std over 3 splits)",
+         "3 temporal views × 1 crop; full-set UCF* 83.5, HMDB* 53.2; not in the Open-VCLIP README",
+         hmdb51=(53.9, 1.2), ucf101=(83.4, 1.2), k600=(73.0, 0.8)),
+    *_b2n("openvclip", 8, 224, "`Visual-AI/FROSTER:README.md` Table 1 (base-to-novel)",
+          "3 temporal views × 1 crop; not in the Open-VCLIP README",
+          k400=(76.5, 62.6, 68.9), hmdb51=(70.3, 50.4, 58.7), ucf101=(94.8, 77.5, 85.3), ssv2=(16.0, 11.0, 13.0)),
     # §4.3 few-shot (all-way K-shot, K = 2 / 4 / 8 / 16)
     *_fs("vificlip", 32, 224, "ViFi README", "",
          hmdb51=(57.2, 62.7, 64.5, 66.8), ucf101=(80.7, 85.1, 90.0, 92.7), ssv2=(6.2, 7.4, 8.5, 12.4)),
