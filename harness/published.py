@@ -61,6 +61,14 @@ PUBLISHED: list[dict] = [
           k400=(61.0, 46.2, 52.6), hmdb51=(69.1, 37.3, 48.5), ucf101=(90.1, 58.1, 70.7), ssv2=(13.3, 10.1, 11.5)),
     *_b2n("clip (frozen)", None, None, _FROSTER, "",
           k400=(62.3, 53.4, 57.5), hmdb51=(53.3, 46.8, 49.8), ucf101=(78.5, 63.6, 70.3), ssv2=(4.9, 5.3, 5.1)),
+    # FROSTER (methods.md §5): README tables 1-2, ViT-B/16, 8 frames × 224, 3 temporal clips × 1 crop
+    # (script/testing/temporal_test_b16/*.sh), weights averaged over epochs 2..22 (swa_2_22.pth), LLM-rephrased names
+    *_zs("froster", 8, 224, "`Visual-AI/FROSTER:README.md` Table 2 (cross-dataset, mean ± std over 3 splits)",
+         "3 temporal clips × 1 crop; full-set UCF* 85.0, HMDB* 54.5; LLM-rephrased class names",
+         hmdb51=(54.8, 1.3), ucf101=(84.8, 1.1), k600=(74.8, 0.9)),
+    *_b2n("froster", 8, 224, "`Visual-AI/FROSTER:README.md` Table 1 (base-to-novel)",
+          "3 temporal clips × 1 crop; LLM-rephrased class names; the README heads SSv2's HM column \"IMM\"",
+          k400=(77.8, 64.3, 70.4), hmdb51=(74.1, 58.0, 65.1), ucf101=(95.3, 80.0, 87.0), ssv2=(18.3, 12.2, 14.6)),
     # Open-VCLIP (methods.md §5): its own README has no results table; the numbers are the FROSTER README's Open-VCLIP
     # rows (ViT-B/16, 8 frames × 224; Open-VCLIP's B/16 test scripts: 3 temporal views × 1 crop, swa_2_22.pth
     # interpolated 0.5 with CLIP)
