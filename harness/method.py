@@ -51,6 +51,14 @@ class VideoCLIPMethod(BaseModel):
 
     #: official normalisation of the method (overridable by config ``normalization``)
     default_normalization = "clip"
+    #: mmengine writes one entry per parameter ("Initialized by user-defined init_weights", ~500 lines for a
+    #: ViT-B) into the training log when the runner initialises the model; the runner sets this from
+    #: ``runtime.log_init_info`` (default off): the weights come from the backbone, the dump says nothing new.
+    log_init_info = False
+
+    def _dump_init_info(self):
+        if self.log_init_info:
+            super()._dump_init_info()
 
     def __init__(self, backbone: dict | None = None, frames: int = 8, text: dict | None = None,
                  normalization: str | None = None, **unused):
@@ -227,6 +235,16 @@ class VideoCLIPMethod(BaseModel):
         total = sum(p.numel() for p in self.parameters())
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
         return dict(total_params=int(total), trainable_params=int(trainable))
+
+    # ----------------------------------------------------------------- official checkpoints
+    #: regexes of names (or "container:" entries) only this method's official checkpoints hold; used to say
+    #: "this looks like a checkpoint of M" when a file is given to the wrong --method
+    OFFICIAL_SIGNATURE: tuple[str, ...] = ()
+
+    def official_layout(self):
+        """How the authors' code saves this method (``harness.checkpoints.OfficialLayout``), for the options
+        this model was built with; None when the method has no official checkpoints."""
+        return None
 
     # ----------------------------------------------------------------- mmengine modes
     def _device(self) -> torch.device:

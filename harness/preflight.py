@@ -66,12 +66,32 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_CONVERTED: list = []  # at most one (file identity, state dict): the official checkpoint converted by this run
+
+
+def _file_identity(path) -> tuple:
+    stat = Path(path).stat()
+    return str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def remember_converted(path, state: dict) -> None:
+    """``run`` converts an official checkpoint once; later reads of that unchanged file here get the result."""
+    _CONVERTED[:] = [(_file_identity(path), state)]
+
+
+def forget_converted() -> None:
+    _CONVERTED.clear()
+
+
 def read_state_dict(checkpoint: str) -> dict:
     """A state dict from a harness checkpoint (``final_state_dict.pth``) or an mmengine checkpoint
-    (``epoch_N.pth``, ``{"state_dict": ...}``); anything else is one line naming what was found."""
+    (``epoch_N.pth``, ``{"state_dict": ...}``), or the converted state of the official checkpoint this run
+    read (:func:`remember_converted`); anything else is one line naming what was found."""
     from .compat import allow_mmengine_checkpoints
 
     path = Path(checkpoint)
+    if _CONVERTED and path.is_file() and _CONVERTED[0][0] == _file_identity(path):
+        return _CONVERTED[0][1]
     if not path.is_file():
         raise HarnessError(f"checkpoint {checkpoint} not found; give the final_state_dict.pth of a training run "
                            "(in its work directory, work_dirs/<method>/<run_id>/)")

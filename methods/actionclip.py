@@ -226,6 +226,42 @@ class ActionCLIP(VideoCLIPMethod):
         # full fine-tuning: every CLIP parameter (both towers, logit_scale) and the fusion head train
         self.freeze_all_but(lambda name: True)
 
+    # ----------------------------------------------------------------- official checkpoints
+    OFFICIAL_SIGNATURE = (r"^fusion_model_state_dict:",)
+
+    def official_layout(self):
+        """``utils/saving.py`` saves ``{'epoch', 'model_state_dict': CLIP.state_dict(), 'fusion_model_state_dict':
+        fusion_model.state_dict(), 'optimizer_state_dict'}``: the CLIP with OpenAI names (fp16 Linear/Conv/attention
+        weights, ``convert_weights``), the fusion head ``visual_prompt`` wrapped in DataParallel (``module.``).
+        Its ``Transf`` blocks sit in ``transformer.resblocks`` (here ``fusion.transformer``); its
+        ``frame_position_embeddings`` exists for every head but ``meanP`` and is used by ``Transf`` only."""
+        from harness.checkpoints import OPENAI_CLIP, OfficialLayout, Section, openai_fp16, rules
+
+        kind = self.fusion.kind
+        fusion_rules = {"meanP": (), "Conv1D": (("shift.", "fusion.shift."),),
+                        "LSTM": (("lstm_visual.", "fusion.lstm_visual."),),
+                        "Transf": (("frame_position_embeddings.", "fusion.frame_position_embeddings."),
+                                   ("transformer.resblocks.", "fusion.transformer.")),
+                        "Transf_cls": (("transformer.", "fusion.transformer."),)}[kind]
+        unused = kind in ("Conv1D", "LSTM", "Transf_cls")
+
+        def fillers(state: dict) -> dict:
+            if not unused:
+                return {}
+            shape = (state["clip.positional_embedding"].shape[0], state["clip.text_projection"].shape[1])
+            return {"fusion_model_state_dict": {"frame_position_embeddings.weight": torch.zeros(shape)}}
+
+        return OfficialLayout(
+            method="actionclip", name="ActionCLIP train.py checkpoint",
+            source="sallymmx/ActionCLIP: utils/saving.py (epoch_saving, best_saving), modules/Visual_Prompt.py",
+            sections=(Section("model_state_dict", OPENAI_CLIP, half=openai_fp16),
+                      Section("fusion_model_state_dict", rules(*fusion_rules), wrapper="module.")),
+            dropped=((r"frame_position_embeddings\.weight",
+                      f"built by the official {kind} head but never used in its forward"),) if unused else (),
+            fillers=fillers, frame_tensors=((r"fusion\.transformer\.pos_embed", 1, 1),),
+            unsupported=((r"visual\.time_embedding", "the joint space-time prompt (network.joint)"),
+                         (r".*\.net\..*", "the temporal-shift (network.tsm) visual blocks")))
+
     # ----------------------------------------------------------------- video side
     def video_embeddings(self, videos: torch.Tensor) -> torch.Tensor:
         return self.fusion(self.encode_frames(videos))

@@ -25,6 +25,17 @@ class FrozenCLIP(VideoCLIPMethod):
                          normalization=normalization)
         self.freeze_all_but(lambda name: False)
 
+    def official_layout(self):
+        """The frozen baseline's official weights are OpenAI's CLIP state dict (names kept by open_clip under
+        ``clip.``). OpenAI's released ``.pt`` files are TorchScript archives: give those with --pretrained."""
+        from harness.checkpoints import OPENAI_CLIP, OfficialLayout, Section, openai_fp16
+
+        return OfficialLayout(
+            method="clip", name="OpenAI CLIP state dict", source="openai/CLIP: clip/model.py (CLIP.state_dict)",
+            sections=(Section(None, OPENAI_CLIP, half=openai_fp16),),
+            dropped=((r"input_resolution|context_length|vocab_size", "a scalar of the TorchScript archive, not a "
+                      "weight"),))
+
     def train(self, mode: bool = True):
         # Nothing learns: keep the CLIP in eval mode even inside a training loop (no dropout anywhere).
         super().train(mode)

@@ -281,6 +281,25 @@ class EZCLIP(VideoCLIPMethod):
         # train.py: everything whose name lacks "prompt" and "Adapter" is frozen (logit_scale included).
         self.freeze_all_but(lambda name: "prompt" in name or "Adapter" in name)
 
+    # ------------------------------------------------------------------ official checkpoints
+    OFFICIAL_SIGNATURE = (r"T_prompt_embeddings", r"\.Adapter\.D_fc", r"temporal_embedding")
+
+    def official_layout(self):
+        """``utils/saving.py`` saves ``{'epoch', 'model_state_dict': CLIP.state_dict(), 'optimizer_state_dict'}``
+        of the bare CLIP (``clip/model.py``): OpenAI names plus ``visual.transformer.T_prompt_embeddings``,
+        ``*.Adapter.D_fc{1,2}`` and ``visual.temporal_embedding`` — the harness keeps those names under ``clip.``.
+        Trained on the GPU with ``convert_weights``: Linear/Conv/attention weights in fp16."""
+        from harness.checkpoints import OPENAI_CLIP, OfficialLayout, Section, openai_fp16
+
+        return OfficialLayout(
+            method="ezclip", name="EZ-CLIP train.py checkpoint",
+            source="Shahzadnit/EZ-CLIP: utils/saving.py (epoch_saving, best_saving), clip/model.py",
+            sections=(Section("model_state_dict", OPENAI_CLIP, half=openai_fp16),),
+            unsupported=((r"visual\.transformer\.resblocks\.\d+\.T_Adapter\..*",
+                          "the temporal adapter T_Adapter (official option T_Adapter with prompts off)"),),
+            frame_tensors=((r"clip\.visual\.transformer\.T_prompt_embeddings", 1, 0),
+                           (r"clip\.visual\.temporal_embedding", 1, 0)))
+
     # ------------------------------------------------------------------ video side
     def encode_frames(self, videos: torch.Tensor) -> torch.Tensor:
         if self.use_prompts and videos.shape[1] != self.frames:

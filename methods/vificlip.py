@@ -63,6 +63,34 @@ class ViFiCLIP(VideoCLIPMethod):
                                       or (name.startswith("clip.text.") and "token_embedding" not in name))
         self.freeze_all_but(trainable)
 
+    # ----------------------------------------------------------------- official checkpoints
+    OFFICIAL_SIGNATURE = (r"^(module\.)?image_encoder\.", r"^(module\.)?text_encoder\.", r"^(module\.)?prompt_learner\.")
+
+    def official_layout(self):
+        """``utils/tools.py: epoch_saving`` saves ``{'model': model.state_dict(), ...}`` of the DDP-wrapped
+        ``trainers/vificlip.py: ViFiCLIP`` (names start with ``module.``): ``image_encoder`` = CLIP ``visual``,
+        ``text_encoder`` = the CLIP text transformer, ``positional_embedding``, ``ln_final`` and
+        ``text_projection``; ``logit_scale``; ``prompt_learner.complete_text_embeddings`` = the training class
+        names' prompts embedded once with the frozen token table, which is itself not in the file."""
+        from harness.checkpoints import OfficialLayout, Section, rules
+
+        prompts = "the prompt token embeddings of the training class names, fixed at build time (the official " \
+                  "loader deletes them too); the harness embeds the current class names"
+        return OfficialLayout(
+            method="vificlip", name="ViFi-CLIP main.py checkpoint",
+            source="muzairkhattak/ViFi-CLIP: utils/tools.py (epoch_saving, load_checkpoint), trainers/vificlip.py",
+            sections=(Section("model", rules(("image_encoder.", "clip.visual."),
+                                             ("text_encoder.transformer.", "clip.transformer."),
+                                             ("text_encoder.positional_embedding", "clip.positional_embedding"),
+                                             ("text_encoder.ln_final.", "clip.ln_final."),
+                                             ("text_encoder.text_projection", "clip.text_projection"),
+                                             ("logit_scale", "clip.logit_scale")), wrapper="module."),),
+            dropped=((r"prompt_learner\.complete_text_embeddings", prompts),),
+            from_backbone=((r"clip\.token_embedding\.weight", "ViFi-CLIP files hold no token table: the frozen one "
+                            "of the CLIP it was fine-tuned from"),),
+            unsupported=((r"prompt_learner\.(ctx|token_prefix|token_suffix)|.*VPT.*",
+                          "the learned prompts of ViFi-CLIP's VL-prompting ('bridge and prompt') stage"),))
+
     def loss(self, videos: torch.Tensor, labels: torch.Tensor) -> dict:
         num_classes = len(self.class_names)
         targets = smoothed_one_hot(labels, num_classes, self.label_smoothing)

@@ -287,6 +287,26 @@ class XCLIP(VideoCLIPMethod):
         # MODEL.FIX_TEXT: everything but the visual tower and the new modules is frozen (logit_scale included)
         self.freeze_all_but(lambda name: name.startswith("clip.visual.") or not name.startswith("clip."))
 
+    # ----------------------------------------------------------------- official checkpoints
+    OFFICIAL_SIGNATURE = (r"message_fc", r"^prompts_generator\.", r"^mit\.")
+
+    def official_layout(self):
+        """``utils/tools.py: epoch_saving`` saves ``{'model': model.module.state_dict(), 'optimizer',
+        'lr_scheduler', 'max_accuracy', 'epoch', 'config'}`` (``config`` is a yacs CfgNode; it is not read). The
+        model is ``models/xclip.py: XCLIP`` (a CLIP subclass): OpenAI names, the cross-frame blocks' ``message_*``
+        inside ``visual.transformer.resblocks``, and ``mit``, ``prompts_generator``, ``prompts_visual_ln``,
+        ``prompts_visual_proj`` at the top — the same names as here. fp32 weights (apex AMP O1)."""
+        from harness.checkpoints import OfficialLayout, Section, rules
+
+        return OfficialLayout(
+            method="xclip", name="X-CLIP main.py checkpoint",
+            source="microsoft/VideoX: X-CLIP/utils/tools.py (epoch_saving), X-CLIP/models/{xclip,cct,mit,prompt}.py",
+            sections=(Section("model", rules(("visual.", "clip.visual."), ("mit.", "mit."),
+                                             ("prompts_generator.", "prompts_generator."),
+                                             ("prompts_visual_ln.", "prompts_visual_ln."),
+                                             ("prompts_visual_proj", "prompts_visual_proj"), ("", "clip."))),),
+            frame_tensors=((r"mit\.positional_embedding", 1, 0),))
+
     @staticmethod
     def _mixup_options(mixup) -> dict | None:
         if mixup is False:
