@@ -40,9 +40,10 @@ interpolation and whose gradient passes to θ unchanged, so the summed loss has 
 
 SWA: the official model is the uniform average of the end-of-epoch weights of epochs 2…22 (``swa_2_22.pth``,
 ``weight_average_tool.py``: ``wa_start = 2``, ``wa_end = 22``, the CLIP weights (id 0) excluded). Here the method
-keeps that running average itself (``swa``), reading the epoch from mmengine's message hub: the weights seen at
-the first step of epoch e+1 are the end of epoch e; the last epoch's end is taken when the model leaves training
-mode after the loop. The average is stored in persistent buffers (``swa.*``), so a saved checkpoint carries it.
+keeps that running average itself (``swa``), reading the epoch and step from mmengine's message hub: after the
+last update of an epoch (``train_step``, so the epoch's checkpoint already carries it); under DDP, whose wrapper
+skips the module's ``train_step``, at the first step of the next epoch and, for the last epoch, when the model
+leaves training mode after the loop (a run resumed under DDP can then miss one epoch's snapshot). The average is stored in persistent buffers (``swa.*``), so a saved checkpoint carries it.
 
 Test time (**eval-mode behaviour**): the weights evaluated are r·θ_CLIP + (1−r)·θ_SWA with r =
 ``TEST.PATCHING_RATIO`` = 0.5 (the README's B/16 scripts; θ = the current weights when no SWA snapshot exists),
@@ -193,6 +194,7 @@ class OpenVCLIP(VideoCLIPMethod):
         if self.swa_cfg["enabled"]:
             self.swa.register_buffer("count", torch.zeros((), dtype=torch.long))
         self._swa_epoch: int | None = None  # the training epoch (0-based) the last step belonged to
+        self._swa_last: int | None = None   # the last epoch whose end has been folded in
         self._classifier: torch.Tensor | None = None
         self._eval_weights: tuple | None = None
 
@@ -227,8 +229,12 @@ class OpenVCLIP(VideoCLIPMethod):
         return None if self.training else self.eval_weights()
 
     def _swa_snapshot(self, epoch: int) -> None:
-        """Fold the current weights in as the end of 0-based ``epoch`` (SWA id epoch + 1) if it is in the window."""
+        """Fold the current weights in as the end of 0-based ``epoch`` (SWA id epoch + 1) if it is in the window
+        (once per epoch: the end is seen after its last step, or at the first step of the next one)."""
         identifier, start, end = epoch + 1, self.swa_cfg["start_epoch"], self.swa_cfg["end_epoch"]
+        if self._swa_last is not None and epoch <= self._swa_last:
+            return
+        self._swa_last = epoch
         if not self.swa_cfg["enabled"] or identifier < start or (end is not None and identifier > end):
             return
         with torch.no_grad():
@@ -250,6 +256,20 @@ class OpenVCLIP(VideoCLIPMethod):
             self._swa_snapshot(self._swa_epoch)
         self._swa_epoch = int(epoch)
 
+    def train_step(self, data, optim_wrapper):
+        """mmengine's step, then the end-of-epoch SWA snapshot right after an epoch's last update (before the
+        epoch's checkpoint is saved). Under DDP the wrapper bypasses this; ``loss`` then sees the epoch change."""
+        from mmengine.logging import MessageHub
+
+        log_vars = super().train_step(data, optim_wrapper)
+        hub = MessageHub.get_current_instance()
+        step, steps, epochs = (hub.get_info(k) for k in ("iter", "max_iters", "max_epochs"))
+        if None not in (step, steps, epochs) and hub.get_info("loop_stage") == "train" and steps % epochs == 0:
+            per_epoch = steps // epochs
+            if (step + 1) % per_epoch == 0:
+                self._swa_snapshot(step // per_epoch)
+        return log_vars
+
     def train(self, mode: bool = True):
         if not mode and getattr(self, "_swa_epoch", None) is not None:
             from mmengine.logging import MessageHub
@@ -260,7 +280,7 @@ class OpenVCLIP(VideoCLIPMethod):
         return super().train(mode)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        self._classifier, self._eval_weights, self._swa_epoch = None, None, None
+        self._classifier, self._eval_weights, self._swa_epoch, self._swa_last = None, None, None, None
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     # ------------------------------------------------------------------ text

@@ -265,3 +265,28 @@ def test_forward_in_the_three_mmengine_modes():
         assert method(data["inputs"], mode="tensor").shape == (3, len(CLASSES))
         predicted = method(**data, mode="predict")
     assert all(s.pred_score.sum().item() == pytest.approx(1.0, abs=1e-5) for s in predicted)
+
+
+def test_swa_snapshot_after_the_last_update_of_an_epoch_via_train_step():
+    from mmengine.optim import OptimWrapper
+
+    method = toy(swa=dict(start_epoch=1)).train()
+    wrapper = OptimWrapper(torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=1e-2))
+    frames = torch.randint(0, 256, (2, 4, 3, 32, 32), dtype=torch.uint8)
+    samples = []
+    for label in (0, 2):
+        sample = ActionDataSample()
+        sample.set_gt_label(label)
+        samples.append(sample)
+    hub = MessageHub.get_current_instance()
+    for key, value in (("loop_stage", "train"), ("max_iters", 4), ("max_epochs", 2), ("epoch", 0)):
+        hub.update_info(key, value)
+    for step in range(2):                                                  # epoch 1 = steps 0, 1
+        hub.update_info("iter", step)
+        method.train_step(dict(inputs=list(frames), data_samples=samples), wrapper)
+    assert int(method.swa.count) == 1                                      # taken after step 1's update
+    assert torch.equal(method.swa_weights()["visual.conv1.weight"], method.clip.visual.conv1.weight.detach())
+    hub.update_info("epoch", 1)
+    hub.update_info("iter", 2)
+    method.train_step(dict(inputs=list(frames), data_samples=samples), wrapper)
+    assert int(method.swa.count) == 1                                      # the epoch change does not fold epoch 1 twice
