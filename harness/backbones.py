@@ -275,9 +275,19 @@ def _sha256(path: str) -> str:
     return sha256_file(path)
 
 
+_TOKENIZERS: dict = {}
+
+
 def get_tokenizer(name: str):
     """open_clip's tokenizer for the architecture; a Hugging Face tokenizer must already be in the local hub
-    cache or the hub must answer (checked in seconds), never a minute of retries."""
+    cache or the hub must answer (checked in seconds), never a minute of retries. Built once per architecture
+    per process (the BPE tables take ~0.5 s to parse, paid by every model build before)."""
+    if name not in _TOKENIZERS:
+        _TOKENIZERS[name] = _build_tokenizer(name)
+    return _TOKENIZERS[name]
+
+
+def _build_tokenizer(name: str):
     import open_clip
 
     check_backbone(name)

@@ -66,6 +66,9 @@ class _Inert:
     def __setstate__(self, state):
         self.state = state
 
+    def __call__(self, *args, **kwargs):  # a pickled callable object, reduced with arguments
+        return type(self)(*args)
+
     def __setitem__(self, key, value):
         self.__dict__.setdefault("items", {})[key] = value
 
