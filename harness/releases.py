@@ -187,8 +187,11 @@ def choose_release(method: str, dataset: str, protocol: str | None, shots: int |
     if backbone is not None and len({r.backbone for r in found}) > 1:
         found = [r for r in found if r.backbone == backbone] or found
     if not found:
-        mine = [r for r in releases(method) if r.protocol]
-        where = "; ".join(sorted({f"{r.protocol}: {', '.join(k for k in r.datasets if '-' not in k)}" for r in mine}))
+        by_protocol: dict = {}
+        for r in releases(method):
+            if r.protocol:
+                by_protocol.setdefault(r.protocol, {}).update(dict.fromkeys(k for k in r.datasets if "-" not in k))
+        where = "; ".join(f"{p}: {', '.join(names)}" for p, names in sorted(by_protocol.items()))
         raise HarnessError(f"no released {method} checkpoint is evaluated on {dataset!r}"
                            f"{' under ' + protocol if protocol else ''}{f' with K={shots}' if shots else ''}; "
                            f"{method}'s releases: {where or 'none the harness can evaluate'} (README: released "

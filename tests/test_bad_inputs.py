@@ -14,7 +14,8 @@ import torch
 
 from harness.cli import main
 
-COMMANDS = ["run", "list", "tables", "compare", "profile", "audit", "prepare", "sweep", "bench"]
+COMMANDS = ["run", "list", "tables", "compare", "profile", "audit", "prepare", "sweep", "bench", "convert",
+            "reproduce"]
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +149,53 @@ CASES = {
     "bench/min-seconds": ("bench --min-seconds -1", ["--min-seconds", "≥ 0"]),
     "bench/output": ("bench --output {absent}/bench.json", ["--output", "{absent}", "does not exist"]),
     "bench/skip": ("bench --skip nosuch", ["invalid choice: 'nosuch'"]),
+    # ------------------------------------------------------------------------------------------ convert
+    "convert/method": ("convert --method nosuch {foreign_state_pth} {tmp}/o.pth", ["unknown method 'nosuch'"]),
+    "convert/src-absent": ("convert --method xclip {absent_pt} {tmp}/o.pth", ["{absent_pt}", "not found"]),
+    "convert/src-text": ("convert --method xclip {text_pt} {tmp}/o.pth", ["{text_pt}", "not a readable PyTorch"]),
+    "convert/src-binary": ("convert --method xclip {binary_bin} {tmp}/o.pth", ["{binary_bin}", "not a readable"]),
+    "convert/src-folder": ("convert --method xclip {folder} {tmp}/o.pth", ["{folder}", "is a folder"]),
+    "convert/src-url": ("convert --method xclip https://example.org/zero.pth {tmp}/o.pth",
+                        ["'https://example.org/zero.pth'", "never downloads", "local path"]),
+    "convert/src-hub-name": ("convert --method xclip nbl97/X-CLIP_Model_Zoo {tmp}/o.pth", ["never downloads"]),
+    "convert/src-foreign": ("convert --method xclip {foreign_state_pth} {tmp}/o.pth",
+                            ["does not match xclip", "not_a_parameter_of_any_method", "nothing was loaded"]),
+    "convert/dst-folder-absent": ("convert --method xclip {foreign_state_pth} {absent}/o.pth",
+                                  ["{absent}", "does not exist"]),
+    "convert/dst-exists": ("convert --method xclip {foreign_state_pth} {text_pt}", ["{text_pt}", "--force"]),
+    "convert/dst-is-folder": ("convert --method xclip {foreign_state_pth} {folder}", ["{folder}", "is a folder"]),
+    "convert/to": ("convert --method xclip --to nosuch {foreign_state_pth} {tmp}/o.pth", ["invalid choice: 'nosuch'"]),
+    "convert/backbone": ("convert --method xclip --backbone ViT-B16 {foreign_state_pth} {tmp}/o.pth",
+                         ["'ViT-B16'", "ViT-B-16"]),
+    "convert/cfg-wrong-type": ("convert --method xclip {foreign_state_pth} {tmp}/o.pth --cfg-options model.frames=x",
+                               ["model.frames", "int"]),
+    # ---------------------------------------------------------------------------------------- reproduce
+    "reproduce/method": ("reproduce --method nosuch --dataset hmdb51 --checkpoint {foreign_state_pth}",
+                         ["unknown method 'nosuch'"]),
+    "reproduce/no-release": ("reproduce --method clip --dataset hmdb51 --checkpoint {foreign_state_pth}",
+                             ["no released clip checkpoint", "README"]),
+    "reproduce/dataset-without-release": ("reproduce --method xclip --dataset ssv2 --checkpoint {foreign_state_pth}",
+                                          ["no released xclip checkpoint", "'ssv2'", "few_shot: hmdb51, ucf101"]),
+    "reproduce/which-protocol": ("reproduce --method ezclip --dataset hmdb51 --checkpoint {foreign_state_pth}",
+                                 ["base2novel and zero_shot", "--protocol"]),
+    "reproduce/which-shots": ("reproduce --method xclip --dataset hmdb51 --protocol few_shot --checkpoint "
+                              "{foreign_state_pth}", ["K = 2, 4, 8, 16", "--shots"]),
+    "reproduce/shots-unknown": ("reproduce --method xclip --dataset hmdb51 --shots 3 --checkpoint {foreign_state_pth}",
+                                ["K=3"]),
+    "reproduce/shots-zero": ("reproduce --method xclip --dataset hmdb51 --shots 0 --checkpoint {foreign_state_pth}",
+                             ["--shots", "≥ 1"]),
+    "reproduce/protocol": ("reproduce --method xclip --dataset hmdb51 --protocol nosuch --checkpoint "
+                           "{foreign_state_pth}", ["no released xclip checkpoint", "nosuch"]),
+    "reproduce/checkpoint-absent": ("reproduce --method xclip --dataset hmdb51 --protocol zero_shot --checkpoint "
+                                    "{absent_pt}", ["{absent_pt}", "not found"]),
+    "reproduce/checkpoint-url": ("reproduce --method xclip --dataset hmdb51 --protocol zero_shot --checkpoint "
+                                 "https://github.com/nbl97/X-CLIP_Model_Zoo/releases/download/v1.0/zero.pth",
+                                 ["never downloads"]),
+    "reproduce/several-checkpoints": ("reproduce --method xclip --dataset hmdb51 --protocol zero_shot --checkpoint "
+                                      "{foreign_state_pth} --checkpoint {foreign_state_pth}",
+                                      ["several --checkpoint", "base2novel"]),
+    "reproduce/files-root-absent": ("reproduce --method xclip --dataset hmdb51 --protocol zero_shot --checkpoint "
+                                    "{foreign_state_pth} --files-root {absent}", ["--files-root {absent}"]),
     # ---------------------------------------------------------------------------------------------- run
     "run/method": ("run --method nosuch --protocol zero_shot", ["unknown method 'nosuch'", "ezclip"]),
     "run/protocol": ("run --method clip --protocol base2nvel", ["base2novel"]),
