@@ -72,12 +72,21 @@ def load_records(records_dir: Path) -> tuple[list[dict], list[Path]]:
             continue
         if data["schema_version"] != 1:
             raise HarnessError(f"{path} has schema_version {data['schema_version']!r}; this harness reads 1")
-        data = dict(data, _path=path.relative_to(records_dir).as_posix())
+        data = dict(data, method=table_method(data), _path=path.relative_to(records_dir).as_posix())
         records.append(data)
     if skipped:
         log.warning("skipped %d JSON file(s) that are not run records: %s", len(skipped),
                     ", ".join(p.relative_to(records_dir).as_posix() for p in skipped))
     return records, skipped
+
+
+def table_method(record: dict) -> str:
+    """The row a record goes to: a released (official) checkpoint's evaluation is ``M (released)``, its own row
+    beside the user's runs of M — otherwise the newer of the two would silently replace the other (dedup)."""
+    checkpoint = record.get("checkpoint") or {}
+    official = checkpoint.get("converted_from") or (
+        checkpoint.get("format") and checkpoint["format"] not in ("harness state dict", "mmengine checkpoint"))
+    return f"{record['method']} (released)" if official or record.get("reproduction") else record["method"]
 
 
 def deduplicate(records: list[dict]) -> tuple[list[dict], list[tuple[dict, dict]]]:

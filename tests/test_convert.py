@@ -483,3 +483,17 @@ def test_every_release_names_its_host_and_a_reproducible_setting():
             key = PUBLISHED_KEY[definition.split("-")[0]]
             assert any(r["method"] == release.published_method and r["dataset"] == key
                        for r in published(release.protocol)), (release.key, definition)
+
+
+def test_tables_keep_released_checkpoints_in_a_row_of_their_own():
+    """An evaluation of a released checkpoint must not supersede (or be superseded by) the user's own run of the
+    same unit in the tables: it is the row 'M (released)'."""
+    from harness.tables import table_method
+
+    assert table_method({"method": "ezclip", "checkpoint": None}) == "ezclip"
+    assert table_method({"method": "ezclip", "checkpoint": {"format": "harness state dict"}}) == "ezclip"
+    assert table_method({"method": "ezclip", "checkpoint": {"format": "EZ-CLIP train.py checkpoint"}}) == \
+        "ezclip (released)"
+    assert table_method({"method": "xclip", "checkpoint": {"format": "mmengine checkpoint",
+                                                           "converted_from": {"sha256": "ab"}}}) == "xclip (released)"
+    assert table_method({"method": "xclip", "checkpoint": None, "reproduction": {"release": "x"}}) == "xclip (released)"
