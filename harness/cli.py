@@ -16,7 +16,7 @@ from .errors import HarnessError
 #: command modules, in the order ``--help`` lists them
 COMMAND_MODULES = ("harness.commands.run", "harness.commands.listing", "harness.tables", "harness.compare",
                    "harness.profile", "harness.audit", "harness.prepare", "harness.sweep", "harness.bench",
-                   "harness.commands.convert", "harness.commands.reproduce")
+                   "harness.commands.convert", "harness.commands.reproduce", "harness.commands.tune")
 
 
 class OneLineParser(argparse.ArgumentParser):

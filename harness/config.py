@@ -50,6 +50,7 @@ ENGINE_DEFAULTS: dict[str, Any] = {
         "launcher": "none",
         "val_fraction": 0.0,        # > 0: hold out this fraction of the TRAIN list for checkpoint selection
         "checkpoint_selection": "last",  # last | val (never a test split)
+        "validation_only": False,   # evaluate only the held-out slice of the training list (``tune``); in the run id
         "save_checkpoint": True,
         "log_interval": 10,
         "threads": 0,               # torch threads; 0 = auto (1 for the embedded toy backbone, else torch's default)
@@ -69,7 +70,7 @@ RESULT_NEUTRAL_KEYS: tuple[tuple[str, str], ...] = (("eval", "feature_cache"), (
 
 #: Keys added after records existed: at their default they are left out of the run id, so the records made
 #: before them keep their ids; any other value changes the id.
-DEFAULT_FREE_KEYS: tuple[tuple[str, str, object], ...] = (("eval", "limit", 0),)
+DEFAULT_FREE_KEYS: tuple[tuple[str, str, object], ...] = (("eval", "limit", 0), ("runtime", "validation_only", False))
 
 
 def identity_config(config: dict) -> dict:
@@ -222,6 +223,9 @@ def _validate_values(config: dict) -> None:
     if runtime["checkpoint_selection"] not in ("last", "val"):
         raise HarnessError("runtime.checkpoint_selection must be 'last' or 'val' (checkpoints are never "
                            "selected on a test split)")
+    if runtime["validation_only"] and not runtime["val_fraction"] > 0:
+        raise HarnessError("runtime.validation_only=true needs runtime.val_fraction > 0 (the held-out slice of the "
+                           "training list it evaluates); `python -m harness tune` sets both")
     if runtime["checkpoint_selection"] == "val" and not runtime["val_fraction"] > 0:
         raise HarnessError("runtime.checkpoint_selection=val needs runtime.val_fraction > 0 (a slice held out "
                            "from the training list)")

@@ -451,6 +451,8 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         checkpoint_state, checkpoint_id = state_for_run(method, config, loaded, _log)
     trainable = _needs_training(method, config) and checkpoint is None
     units = expand_units(protocol, dataset_objs, source_obj, seeds, shots, train_source=trainable)
+    if config["runtime"]["validation_only"]:  # tuning: the held-out slice of the training list only, no test list
+        units = [replace(unit, evaluations=[]) for unit in units]
     records_root = Path(records_dir) if records_dir else default_records_dir()
     work_root = Path(work_dir) if work_dir else default_work_root()
     plan, results = [], {}

@@ -15,7 +15,7 @@ import torch
 from harness.cli import main
 
 COMMANDS = ["run", "list", "tables", "compare", "profile", "audit", "prepare", "sweep", "bench", "convert",
-            "reproduce"]
+            "reproduce", "tune"]
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +132,11 @@ CASES = {
     "prepare/dataset-not-yaml": ("prepare --dataset {definition_txt} --root {videos}", [".yaml"]),
     # -------------------------------------------------------------------------------------------- sweep
     "sweep/methods": ("sweep --methods nosuch", ["unknown method 'nosuch'"]),
+    "tune/grid": ("tune --method ezclip --protocol few_shot --grid train.epochs", ["--grid", "KEY=V1,V2"]),
+    "tune/fraction": ("tune --method ezclip --protocol few_shot --grid train.epochs=1 --val-fraction 1.5",
+                      ["--val-fraction must be in (0, 1)"]),
+    "run/validation-only": ("run --method ezclip --protocol few_shot --cfg-options runtime.validation_only=true",
+                            ["needs runtime.val_fraction > 0"]),
     "sweep/protocols": ("sweep --protocols nosuch", ["unknown protocol 'nosuch'"]),
     "sweep/datasets": ("sweep --datasets nosuch", ["unknown dataset 'nosuch'"]),
     "sweep/backbone": ("sweep --backbone ViT-B16", ["ViT-B-16"]),
