@@ -206,3 +206,55 @@ def choose_release(method: str, dataset: str, protocol: str | None, shots: int |
         raise HarnessError(f"{method} has released checkpoints for {dataset} on "
                            f"{' and '.join(r.backbone for r in found)}; say which with --backbone")
     return found[0]
+
+
+# ------------------------------------------------------------------------------------------------ README
+_FILES = {"ezclip": "EZ-CLIP/", "xclip": "ViFi-CLIP/", "vificlip": "ViFi-CLIP/", "actionclip": "ViFi-CLIP/"}
+
+
+def _file_name(release: Release, seed: int | None = None) -> str:
+    if release.url.startswith(_XC_URL):
+        return release.url.rsplit("/", 1)[-1]
+    return f"{release.key.rsplit('-s', 1)[0] if seed else release.key}{f'-s{seed}' if seed else ''}.pth"
+
+
+def reproduce_command(release: Release, dataset: str, seeds: tuple[int, ...] = ()) -> str:
+    """The one command that reproduces the published row of ``release`` on ``dataset``."""
+    checkpoints = " ".join(f"--checkpoint {_file_name(release, s)}" for s in seeds) if seeds else \
+        f"--checkpoint {_file_name(release)}"
+    parts = [f"python -m harness reproduce --method {release.method} --protocol {release.protocol} --dataset {dataset}",
+             f"--shots {release.shots}" if release.shots else "", checkpoints,
+             "--pretrained ViT-B-16.pt" if release.method == "vificlip" else "",
+             f"--backbone {release.backbone}" if len({r.backbone for r in find_releases(
+                 release.method, dataset, release.protocol, release.shots)}) > 1 else "",
+             f"--data-root VIDEOS/ --files-root {_FILES[release.method]}"]
+    return " ".join(p for p in parts if p)
+
+
+def readme_table() -> str:
+    """The README's table of released checkpoints and reproducing commands (tests/test_convert.py checks the
+    README holds exactly this)."""
+    lines = ["| method | released checkpoint | backbone × frames | protocol · dataset | views · text | hosted at "
+             "(README) | the command that reproduces the published row |", "|---|---|---|---|---|---|---|"]
+    done = set()
+    for release in RELEASES:
+        clips, crops = release.views
+        views = f"{clips}×{crops} · {release.text_source.split(' (')[0]}" if release.protocol else "—"
+        url, _, extra = release.url.partition(" ")
+        where = f"[{release.host}]({url}){' ' + extra if extra else ''}"
+        if release.protocol is None:
+            lines.append(f"| {release.method} | {release.title} | {release.backbone} × {release.frames} | — "
+                         f"({release.note.split(':')[0]}) | — | {where} | — |")
+            continue
+        for dataset in (d for d in release.datasets if "-" not in d):
+            group = (release.method, release.protocol, dataset, release.shots, release.backbone)
+            if group in done:
+                continue
+            done.add(group)
+            seeds = tuple(r.seed for r in find_releases(release.method, dataset, release.protocol, release.shots)
+                          if r.seed)
+            command = reproduce_command(release, dataset, seeds)
+            title = release.label() if not seeds else f"{release.title}, seeds {', '.join(map(str, seeds))}"
+            lines.append(f"| {release.method} | {title} | {release.backbone} × {release.frames} | "
+                         f"{release.protocol} · {dataset} | {views} | {where} | `{command}` |")
+    return "\n".join(lines)

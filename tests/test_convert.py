@@ -497,3 +497,25 @@ def test_tables_keep_released_checkpoints_in_a_row_of_their_own():
     assert table_method({"method": "xclip", "checkpoint": {"format": "mmengine checkpoint",
                                                            "converted_from": {"sha256": "ab"}}}) == "xclip (released)"
     assert table_method({"method": "xclip", "checkpoint": None, "reproduction": {"release": "x"}}) == "xclip (released)"
+
+
+def test_readme_lists_every_release_with_a_command_that_resolves_to_it():
+    """README's released-checkpoint table is harness.releases.readme_table() verbatim, and each command in it
+    parses and picks exactly the release of its row (no 'say which with --protocol' for a documented command)."""
+    import shlex
+
+    from conftest import REPO
+
+    from harness.cli import build_parser
+    from harness.releases import choose_release, readme_table
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- releases:begin[^\n]*-->\n(.*?)\n<!-- releases:end -->", readme, re.S).group(1)
+    assert block == readme_table()
+    commands = re.findall(r"`(python -m harness reproduce [^`]+)`", block)
+    assert len(commands) == 41
+    parser = build_parser()
+    for command in commands:
+        args = parser.parse_args(shlex.split(command)[3:])
+        release = choose_release(args.method, args.dataset, args.protocol, args.shots, args.seed, args.backbone)
+        assert release.protocol == args.protocol and (len(args.checkpoint) > 1) == bool(release.seed), command

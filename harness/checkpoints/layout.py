@@ -159,6 +159,9 @@ def to_harness(sections: dict, layout: OfficialLayout, target: dict, report: Rep
     if collisions:
         raise HarnessError(f"checkpoint {where}: two tensors map onto one {layout.method} parameter "
                            f"({_first(collisions, 1)}); the file mixes two formats")
+    mismatched = [(h, tuple(t.shape), tuple(target[h].shape)) for h, (_, t) in mapped.items()
+                  if tuple(t.shape) != tuple(target[h].shape)]
+    extra = hint(mismatched, {h: tuple(t.shape) for h, (_, t) in mapped.items()}) if hint and mismatched else ""
     if unmapped or missing:
         sides = []
         if unmapped:
@@ -166,13 +169,11 @@ def to_harness(sections: dict, layout: OfficialLayout, target: dict, report: Rep
         if missing:
             sides.append(f"{len(missing)} {layout.method} parameters are not in it ({_first(missing)})")
         raise HarnessError(f"checkpoint {where} does not match {layout.method} as configured (read as "
-                           f"{report.format}): {'; '.join(sides)}; use the --method, --backbone and model.* "
-                           "options it was trained with (nothing was loaded)")
-    mismatched = [(h, tuple(t.shape), tuple(target[h].shape)) for h, (_, t) in mapped.items()
-                  if tuple(t.shape) != tuple(target[h].shape)]
+                           f"{report.format}): {'; '.join(sides)}; "
+                           f"{extra + '; ' if extra else ''}use the --method, --backbone and model.* options it was "
+                           "trained with (nothing was loaded)")
     if mismatched:
         name, have, want = mismatched[0]
-        extra = hint(mismatched, {h: tuple(t.shape) for h, (_, t) in mapped.items()}) if hint else ""
         raise HarnessError(f"checkpoint {where} does not fit {layout.method} as configured: {len(mismatched)} "
                            f"tensor shapes differ, e.g. {name} is {have} in the file but {want} here"
                            f"{'; ' + extra if extra else ''} (nothing was loaded)")
