@@ -65,18 +65,16 @@ def _b2n_ez(dataset: str, definition: str, file_id: str) -> Release:
                    "the authors' numbers for it")
 
 
-def _b2n_vifi(dataset: str, seed: int, file_id: str) -> Release:
-    return Release(f"vificlip-b2n-{dataset}-s{seed}", "vificlip", f"ViFi-CLIP ViT-B/16 32×224 base-to-novel {dataset}",
-                   "ViT-B-16", 32, "base2novel", {dataset: dataset}, _VF_URL + file_id, _VF_HOST, _VF, seed=seed,
-                   views_source=_VF_VIEWS, text=_PHOTO, text_source='"a photo of a {}." (CTX_INIT + name + ".")',
-                   published_method="vificlip", note="published B/N are means over the seed 1-3 checkpoints: pass "
-                   "all three (--checkpoint s1 --checkpoint s2 --checkpoint s3) to compare like with like")
-
-
-def _fs_vifi(dataset: str, shots: int, file_id: str) -> Release:
-    return Release(f"vificlip-fs-{dataset}-{shots}", "vificlip", f"ViFi-CLIP ViT-B/16 32×224 few-shot {dataset}",
-                   "ViT-B-16", 32, "few_shot", {dataset: dataset}, _VF_URL + file_id, _VF_HOST, _VF, shots=shots,
-                   views_source=_VF_VIEWS, text=_PHOTO, text_source='"a photo of a {}."', published_method="vificlip")
+def _vifi(protocol: str, dataset: str, number: int, file_id: str) -> Release:
+    """A ViFi-CLIP fine-tuning release: base-to-novel (``number`` = seed) or few-shot (``number`` = K)."""
+    b2n = protocol == "base2novel"
+    return Release(f"vificlip-{'b2n' if b2n else 'fs'}-{dataset}-{'s' if b2n else ''}{number}", "vificlip",
+                   f"ViFi-CLIP ViT-B/16 32×224 {'base-to-novel' if b2n else 'few-shot'} {dataset}", "ViT-B-16", 32,
+                   protocol, {dataset: dataset}, _VF_URL + file_id, _VF_HOST, _VF, seed=number if b2n else None,
+                   shots=None if b2n else number, views_source=_VF_VIEWS, text=_PHOTO,
+                   text_source='"a photo of a {}." (CTX_INIT + name + ".")', published_method="vificlip",
+                   note="published B/N are means over the seed 1-3 checkpoints: pass all three (--checkpoint s1 "
+                   "--checkpoint s2 --checkpoint s3) to compare like with like" if b2n else "")
 
 
 def _fs_xclip(dataset: str, short: str, shots: int) -> Release:
@@ -122,30 +120,30 @@ RELEASES: tuple[Release, ...] = (
             views_source=_VF_VIEWS + "; configs/zero_shot/eval/*", text=_PHOTO, text_source='"a photo of a {}."',
             published_method="vificlip", note="published: mean over the 3 splits; CLIP image-FT / text-FT "
             "(model.variant image|text) are released too, with no row in harness.published"),
-    _b2n_vifi("kinetics400", 1, "EVEyFxODEvtFt6FVpuIQvNQBgi5bfxce_nqgzqsjuxB48g?e=rOAu0o"),
-    _b2n_vifi("kinetics400", 2, "EcCHHh5FvnlPnlQTHLUk2v0Bv6MMTWHpkluBiQ1MdbZWFA?e=d3NkTX"),
-    _b2n_vifi("kinetics400", 3, "ETG_gS_l-E1Ai6BkPq8WlzgB8L5PDYDoVrgzia9832j3wg?e=rfJzPs"),
-    _b2n_vifi("hmdb51", 1, "ETbI3yeoedBNqvAf3oz-faIBeGDy862_Tx_ZQT1soM6hZQ?e=2Y5Vxg"),
-    _b2n_vifi("hmdb51", 2, "EZ-JcyYOVthCu2pU4ou-AWgBHzMYzWsSKC7eL4KBU3xyLg?e=0bj1ed"),
-    _b2n_vifi("hmdb51", 3, "EeUfaRWGtEpPn9hVrpb8pCsBJGAMrGZgXLKOOzNNY1DGqA?e=6B7dJy"),
-    _b2n_vifi("ucf101", 1, "EXwqEdOLKSdIpY6AfTSbRMQB0UqZdTKiaWjw-2gf8Ctcyw?e=h2MvBZ"),
-    _b2n_vifi("ucf101", 2, "EdOmRlCM4zZJpr-Z497OfB4B5YK8qTiApht1StA7xJ3ClA?e=9zYxfS"),
-    _b2n_vifi("ucf101", 3, "EdgjBDJ0iXtMpdkNqOE5otcBgWgbfrrQBG1W0wICrD9qiA?e=x7VXl2"),
-    _b2n_vifi("ssv2", 1, "Ee9-LsJzAeROj0rsXZ_Kq2gBWfDTJX9yI3NhsP3Wx9XT7g?e=QTh28B"),
-    _b2n_vifi("ssv2", 2, "ETWroKKSa3VJmktA1qGcrUIBSWdSK8JaclCD7GpxXWMMRw?e=bNM8PS"),
-    _b2n_vifi("ssv2", 3, "Efl1L1g_OdJHvLu24Yzh3w4BMrTcdll8DilX13lB6rXaFw?e=lLvOiJ"),
-    _fs_vifi("hmdb51", 2, "EZfPCFy69GlLms0xE9hacYsBMRDZolyy5-5kh7urW6U5Hg?e=PRR4dj"),
-    _fs_vifi("hmdb51", 4, "EYSoKhu-CEdFtDIPDB-9mcYBTocR1z6S4pB2prm8M3y86w?e=MgiPpY"),
-    _fs_vifi("hmdb51", 8, "EXLoRgDpJERKnxWf6GGGqzoBy-jbAuO-IcV4QSWmtT2mBg?e=piTDRc"),
-    _fs_vifi("hmdb51", 16, "EdA4jgYynRBHrhy1ftn-s9gBFRFYCPdaD5y9AQBClaziWg?e=x2tHpP"),
-    _fs_vifi("ucf101", 2, "ERaxz4xkUBdGkGCKopmsctgBWj0aoxf4eNWRFIQPtZja6A?e=FzpFnl"),
-    _fs_vifi("ucf101", 4, "ETa1Ym63eYtDt9Fzlq_5YuEBcNCPlUPbD12zhc4YGusGyg?e=Z1Si0j"),
-    _fs_vifi("ucf101", 8, "EaHr57kr7GBGno5v6Qb7sLUBERvoInzco0yfbO81davqWQ?e=V2Odqn"),
-    _fs_vifi("ucf101", 16, "ERGWnUJHBiVJluMvaUrbDPcB3iIGXAet0W-AfwDJy1bL2w?e=0fSQJb"),
-    _fs_vifi("ssv2", 2, "EfmVXJyo9VxHheDrVrm7b88BJ_MXRyI_dhuI9pWMUpfPww?e=JPmnt2"),
-    _fs_vifi("ssv2", 4, "ET1MeS3-C_NLpg-rAJMnf0cBruk16K56NDCwySFwse1tsQ?e=1fV3k2"),
-    _fs_vifi("ssv2", 8, "EWp7ERV-Dn9GiiTgKWyjDyMBUVoLXyPdHcBpAPah3XvZmw?e=r5Xmii"),
-    _fs_vifi("ssv2", 16, "EZJB66ssj_VBhZB6e59wI9oB1qHGKujTAhoSKyqvnpEzDw?e=Vdjp5n"),
+    _vifi("base2novel", "kinetics400", 1, "EVEyFxODEvtFt6FVpuIQvNQBgi5bfxce_nqgzqsjuxB48g?e=rOAu0o"),
+    _vifi("base2novel", "kinetics400", 2, "EcCHHh5FvnlPnlQTHLUk2v0Bv6MMTWHpkluBiQ1MdbZWFA?e=d3NkTX"),
+    _vifi("base2novel", "kinetics400", 3, "ETG_gS_l-E1Ai6BkPq8WlzgB8L5PDYDoVrgzia9832j3wg?e=rfJzPs"),
+    _vifi("base2novel", "hmdb51", 1, "ETbI3yeoedBNqvAf3oz-faIBeGDy862_Tx_ZQT1soM6hZQ?e=2Y5Vxg"),
+    _vifi("base2novel", "hmdb51", 2, "EZ-JcyYOVthCu2pU4ou-AWgBHzMYzWsSKC7eL4KBU3xyLg?e=0bj1ed"),
+    _vifi("base2novel", "hmdb51", 3, "EeUfaRWGtEpPn9hVrpb8pCsBJGAMrGZgXLKOOzNNY1DGqA?e=6B7dJy"),
+    _vifi("base2novel", "ucf101", 1, "EXwqEdOLKSdIpY6AfTSbRMQB0UqZdTKiaWjw-2gf8Ctcyw?e=h2MvBZ"),
+    _vifi("base2novel", "ucf101", 2, "EdOmRlCM4zZJpr-Z497OfB4B5YK8qTiApht1StA7xJ3ClA?e=9zYxfS"),
+    _vifi("base2novel", "ucf101", 3, "EdgjBDJ0iXtMpdkNqOE5otcBgWgbfrrQBG1W0wICrD9qiA?e=x7VXl2"),
+    _vifi("base2novel", "ssv2", 1, "Ee9-LsJzAeROj0rsXZ_Kq2gBWfDTJX9yI3NhsP3Wx9XT7g?e=QTh28B"),
+    _vifi("base2novel", "ssv2", 2, "ETWroKKSa3VJmktA1qGcrUIBSWdSK8JaclCD7GpxXWMMRw?e=bNM8PS"),
+    _vifi("base2novel", "ssv2", 3, "Efl1L1g_OdJHvLu24Yzh3w4BMrTcdll8DilX13lB6rXaFw?e=lLvOiJ"),
+    _vifi("few_shot", "hmdb51", 2, "EZfPCFy69GlLms0xE9hacYsBMRDZolyy5-5kh7urW6U5Hg?e=PRR4dj"),
+    _vifi("few_shot", "hmdb51", 4, "EYSoKhu-CEdFtDIPDB-9mcYBTocR1z6S4pB2prm8M3y86w?e=MgiPpY"),
+    _vifi("few_shot", "hmdb51", 8, "EXLoRgDpJERKnxWf6GGGqzoBy-jbAuO-IcV4QSWmtT2mBg?e=piTDRc"),
+    _vifi("few_shot", "hmdb51", 16, "EdA4jgYynRBHrhy1ftn-s9gBFRFYCPdaD5y9AQBClaziWg?e=x2tHpP"),
+    _vifi("few_shot", "ucf101", 2, "ERaxz4xkUBdGkGCKopmsctgBWj0aoxf4eNWRFIQPtZja6A?e=FzpFnl"),
+    _vifi("few_shot", "ucf101", 4, "ETa1Ym63eYtDt9Fzlq_5YuEBcNCPlUPbD12zhc4YGusGyg?e=Z1Si0j"),
+    _vifi("few_shot", "ucf101", 8, "EaHr57kr7GBGno5v6Qb7sLUBERvoInzco0yfbO81davqWQ?e=V2Odqn"),
+    _vifi("few_shot", "ucf101", 16, "ERGWnUJHBiVJluMvaUrbDPcB3iIGXAet0W-AfwDJy1bL2w?e=0fSQJb"),
+    _vifi("few_shot", "ssv2", 2, "EfmVXJyo9VxHheDrVrm7b88BJ_MXRyI_dhuI9pWMUpfPww?e=JPmnt2"),
+    _vifi("few_shot", "ssv2", 4, "ET1MeS3-C_NLpg-rAJMnf0cBruk16K56NDCwySFwse1tsQ?e=1fV3k2"),
+    _vifi("few_shot", "ssv2", 8, "EWp7ERV-Dn9GiiTgKWyjDyMBUVoLXyPdHcBpAPah3XvZmw?e=r5Xmii"),
+    _vifi("few_shot", "ssv2", 16, "EZJB66ssj_VBhZB6e59wI9oB1qHGKujTAhoSKyqvnpEzDw?e=Vdjp5n"),
     Release("vificlip-vl-prompting", "vificlip", "ViFi-CLIP 'bridge and prompt' (VL prompting) base-to-novel and "
             "few-shot", "ViT-B-16", 32, None, {}, _VF_URL, _VF_HOST, _VF,
             note="learned vision/language prompts: not implemented by the harness (convert refuses them by name)"),
