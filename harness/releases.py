@@ -77,6 +77,18 @@ def _vifi(protocol: str, dataset: str, number: int, file_id: str) -> Release:
                    "--checkpoint s2 --checkpoint s3) to compare like with like" if b2n else "")
 
 
+def _actionclip(backbone: str, frames: int, baidu: str, note: str) -> Release:
+    """An ActionCLIP Kinetics-400 model, evaluated zero-shot as its configs/{hmdb51,ucf101}/*_zero_shot.yaml do."""
+    arch = backbone.removeprefix("ViT-").replace("-", "/")
+    return Release(f"actionclip-k400-{arch.replace('/', '').lower()}-{frames}f", "actionclip",
+                   f"ActionCLIP ViT-{arch} {frames}f trained on Kinetics-400", backbone, frames, "zero_shot",
+                   {"hmdb51": "hmdb51", "ucf101": "ucf101"}, f"https://pan.baidu.com/s/{baidu}",
+                   "Baidu Netdisk (ActionCLIP authors)", _AC,
+                   views_source="ActionCLIP test.py: single crop (1 clip × 1 centre crop)", text=dict(source="names"),
+                   text_source="the 16 ActionCLIP templates, softmax averaged (utils/Text_Prompt.py)",
+                   published_method="actionclip", note=note)
+
+
 def _fs_xclip(dataset: str, short: str, shots: int) -> Release:
     return Release(f"xclip-fs-{dataset}-{shots}", "xclip", f"X-CLIP ViT-B/16 32×224 few-shot {dataset}", "ViT-B-16", 32,
                    "few_shot", {dataset: dataset}, f"{_XC_URL}few_{short}_{shots}.pth", _XC_HOST, _XC, shots=shots,
@@ -148,21 +160,12 @@ RELEASES: tuple[Release, ...] = (
             "few-shot", "ViT-B-16", 32, None, {}, _VF_URL, _VF_HOST, _VF,
             note="learned vision/language prompts: not implemented by the harness (convert refuses them by name)"),
     # --------------------------------------------------------------------------------------- ActionCLIP
-    Release("actionclip-k400-b32-8f", "actionclip", "ActionCLIP ViT-B/32 8f trained on Kinetics-400", "ViT-B-32", 8,
-            "zero_shot", {"hmdb51": "hmdb51", "ucf101": "ucf101"}, "https://pan.baidu.com/s/1Ok8HG4lb3kePKbtBExJo2g "
-            "(password 8hg2)", "Baidu Netdisk (ActionCLIP authors)", _AC,
-            views_source="ActionCLIP test.py: single crop (1 clip × 1 centre crop)",
-            text=dict(source="names"), text_source="the 16 ActionCLIP templates, softmax averaged (utils/Text_Prompt.py)",
-            published_method="actionclip", note="the authors publish no zero-shot numbers for it (configs/hmdb51/"
-            "hmdb_ft_zero_shot.yaml evaluates it so); the harness.published actionclip rows are X-CLIP's "
-            "re-implementation (UNVERIFIED) — a reference, not this checkpoint's claim"),
-    Release("actionclip-k400-b16-32f", "actionclip", "ActionCLIP ViT-B/16 32f trained on Kinetics-400", "ViT-B-16", 32,
-            "zero_shot", {"hmdb51": "hmdb51", "ucf101": "ucf101"}, "https://pan.baidu.com/s/1t3wROD0rLHQkxB2yD7TTkA "
-            "(password v7nn)", "Baidu Netdisk (ActionCLIP authors)", _AC,
-            views_source="ActionCLIP test.py: single crop (1 clip × 1 centre crop)",
-            text=dict(source="names"), text_source="the 16 ActionCLIP templates, softmax averaged",
-            published_method="actionclip", note="as for the B/32 model: no zero-shot number by its authors; the B/16 "
-            "8f/16f and HMDB/UCF fine-tuned models are listed in the README without links"),
+    _actionclip("ViT-B-32", 8, "1Ok8HG4lb3kePKbtBExJo2g (password 8hg2)", "the authors publish no zero-shot numbers "
+                "for it (configs/hmdb51/hmdb_ft_zero_shot.yaml evaluates it so); the harness.published actionclip rows "
+                "are X-CLIP's re-implementation (UNVERIFIED) — a reference, not this checkpoint's claim"),
+    _actionclip("ViT-B-16", 32, "1t3wROD0rLHQkxB2yD7TTkA (password v7nn)", "as for the B/32 model: no zero-shot "
+                "number by its authors; the B/16 8f/16f and HMDB/UCF fine-tuned models are listed in the README "
+                "without links"),
 )
 
 
