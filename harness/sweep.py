@@ -33,10 +33,68 @@ def add_parser(subparsers) -> None:
                              "reference is made with --records records --results results)")
     parser.add_argument("--results", default=None, help="results folder (default $HARNESS_RESULTS or work_dirs/results)")
     parser.add_argument("--force", action="store_true", help="rerun units whose record exists")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="run this many (method, protocol) jobs at once, each in its own process (the embedded "
+                             "backbone uses one CPU thread per process, so 2 workers use 2 cores)")
     parser.set_defaults(func=handle)
 
 
+def _run_argv(method: str, protocol: str, args, records_root: Path) -> list[str]:
+    """The ``run`` command line of one (method, protocol) job of the sweep."""
+    argv = ["run", "--method", method, "--protocol", protocol, "--records", str(records_root), "--no-tables"]
+    for dataset in args.datasets or []:
+        argv += ["--dataset", dataset]
+    for seed in args.seeds or []:
+        argv += ["--seed", str(seed)]
+    if args.backbone:
+        argv += ["--backbone", args.backbone]
+    if args.pretrained:
+        argv += ["--pretrained", args.pretrained]
+    if args.force:
+        argv.append("--force")
+    if args.cfg_options:
+        argv += ["--cfg-options", *args.cfg_options]
+    return argv
+
+
+def _run_parallel(jobs: list[tuple[str, str]], args, records_root: Path) -> tuple[list, list[str]]:
+    """Run the jobs in ``args.workers`` processes at a time; each job's output goes to its own log file.
+
+    Jobs never share a unit (each is one method under one protocol), and records are written atomically, so
+    the records are those of a sequential sweep. Returns (timings, failures)."""
+    import subprocess
+
+    logs = records_root / "sweep-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    pending, running, timings, failures = list(jobs), {}, [], []
+    while pending or running:
+        while pending and len(running) < args.workers:
+            method, protocol = pending.pop(0)
+            log = logs / f"{method}-{protocol}.log"
+            handle = open(log, "w", encoding="utf-8")
+            process = subprocess.Popen([sys.executable, "-m", "harness", *_run_argv(method, protocol, args, records_root)],
+                                       stdout=handle, stderr=subprocess.STDOUT)
+            running[process] = (method, protocol, time.perf_counter(), handle, log)
+            print(f"[sweep] {method} {protocol}: started (log {log})", flush=True)
+        for process in list(running):
+            if process.poll() is None:
+                continue
+            method, protocol, began, handle, log = running.pop(process)
+            handle.close()
+            seconds = time.perf_counter() - began
+            timings.append((method, protocol, seconds))
+            if process.returncode:
+                lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+                failures.append(f"{method} {protocol}: {lines[-1] if lines else f'exit {process.returncode}'}")
+                print(f"[sweep] {method} {protocol}: FAILED after {seconds:.0f} s — {failures[-1]}", flush=True)
+            else:
+                print(f"[sweep] {method} {protocol}: done in {seconds:.0f} s", flush=True)
+        time.sleep(0.5)
+    return timings, failures
+
+
 def handle(args) -> int:
+    from .errors import HarnessError
     from .methods_registry import method_entry
     from .paths import records_dir, reference_records_dir, results_dir
     from .protocols import load_protocol
@@ -53,8 +111,15 @@ def handle(args) -> int:
     (records_root / "SWEEP_COMMAND").write_text("python -m harness " + shlex.join(sys.argv[1:]) + "\n",
                                                 encoding="utf-8")
     started = time.perf_counter()
-    timings = []
-    for protocol in args.protocols:
+    timings, failures = [], []
+    if args.workers < 1:
+        raise HarnessError(f"--workers must be ≥ 1, got {args.workers}")
+    if args.workers > 1:
+        # the longest jobs first (trained methods; untrained ones are evaluations only), so workers finish together
+        jobs = [(m, p) for p in args.protocols for m in args.methods]
+        jobs.sort(key=lambda job: (job[0] == "clip", job[1] == "zero_shot"))
+        timings, failures = _run_parallel(jobs, args, records_root)
+    for protocol in args.protocols if args.workers == 1 else []:
         for method in args.methods:
             began = time.perf_counter()
             records = run(method, protocol, datasets=args.datasets, backbone=args.backbone,
@@ -71,4 +136,9 @@ def handle(args) -> int:
 
     written = build_tables(records_root, Path(args.results) if args.results else results_dir())
     print(f"results regenerated ({len(written)} files)")
+    if failures:
+        print(f"{len(failures)} job(s) failed (their logs are in {records_root / 'sweep-logs'}):", file=sys.stderr)
+        for line in failures:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     return 0
