@@ -22,7 +22,6 @@ _METHODS: dict[str, dict] = {
     "xclip": dict(target="methods.xclip:XCLIP", config=CONFIG_DIR / "xclip.yaml"),
     "vificlip": dict(target="methods.vificlip:ViFiCLIP", config=CONFIG_DIR / "vificlip.yaml"),
     "froster": dict(target="methods.froster:FROSTER", config=CONFIG_DIR / "froster.yaml"),
-    "froster": dict(target="methods.froster:FROSTER", config=CONFIG_DIR / "froster.yaml"),
     "openvclip": dict(target="methods.openvclip:OpenVCLIP", config=CONFIG_DIR / "openvclip.yaml"),
 }
 _entry_points_loaded = False
