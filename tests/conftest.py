@@ -2,6 +2,7 @@
 they are reset after every test so tests cannot leak state into each other."""
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import warnings
@@ -32,6 +33,20 @@ def _reset_mmengine_globals() -> None:
 def _isolate_mmengine():
     yield
     _reset_mmengine_globals()
+
+
+@pytest.fixture(autouse=True)
+def _freeze_long_lived_objects():
+    """Every mmengine dataset runs a full ``gc.collect()`` when it is built (``BaseDataset._serialize_data``),
+    and a full collection walks every object of the process: in the test process (torch, mmengine, open_clip,
+    pytest, the records of earlier tests) ~0.5-1.5 s each on 2 shared cores, and a run builds one dataset per
+    training and per evaluation list — most of an in-process run's time. What survives until a test starts is
+    collected once and then frozen (``gc.freeze``, made for long-lived objects): later collections walk only
+    what the test itself creates. Objects are still freed by reference counting; the freeze changes nothing a
+    test can observe except the time garbage collection takes."""
+    gc.collect()
+    gc.freeze()
+    yield
 
 
 @pytest.fixture

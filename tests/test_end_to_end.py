@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli_in_process
 from harness.runner import run
 
 FAST = ["train.epochs=1", "train.warmup_epochs=0", "eval.limit=48", "runtime.train_eval_videos=32"]  # smoke-sized
+# every method × every protocol checks the plumbing, not accuracy: 4 frames (ViFi-CLIP's own config has 32),
+# 16 videos per evaluation list, 8 training videos re-evaluated
+SMOKE = ["train.epochs=1", "train.warmup_epochs=0", "eval.limit=16", "runtime.train_eval_videos=8", "model.frames=4"]
 METHODS = ["clip", "ezclip", "actionclip", "xclip", "vificlip"]
 
 
@@ -34,12 +38,12 @@ def _check_record(record):
 @pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_under_every_protocol(method, tmp_path):
-    b2n = _run(method, "base2novel", tmp_path, seeds=[1])
+    b2n = _run(method, "base2novel", tmp_path, seeds=[1], cfg_options=SMOKE)
     assert {r["dataset"] for r in b2n} == {"toy-source", "toy-temporal"}
     assert [e["name"] for e in b2n[0]["evaluations"]] == ["base", "novel"]
-    few = _run(method, "few_shot", tmp_path, shots=[2], datasets=["toy-target-a"])
+    few = _run(method, "few_shot", tmp_path, shots=[2], datasets=["toy-target-a"], cfg_options=SMOKE)
     assert few[0]["unit"]["shots"] == 2 and few[0]["evaluations"][0]["name"] == "test"
-    zero = _run(method, "zero_shot", tmp_path)
+    zero = _run(method, "zero_shot", tmp_path, cfg_options=SMOKE)
     names = [e["name"] for e in zero[0]["evaluations"]]
     assert len([n for n in names if n.startswith("toy-target-a/")]) == 3
     assert len([n for n in names if n.startswith("toy-target-b/")]) == 3
@@ -49,7 +53,7 @@ def test_every_method_under_every_protocol(method, tmp_path):
         assert trained == (method != "clip")
         if trained:
             assert record["training"]["iterations"] > 0 and record["training"]["final_loss"] is not None
-        assert record["model"]["gmacs_per_view"] > 0
+        assert record["model"]["gmacs_per_view"] > 0 and record["model"]["frames"] == 4
 
 
 def test_rerun_skips_finished_units_and_force_reruns(tmp_path):
@@ -71,10 +75,20 @@ def test_toy_clip_zero_shot_beats_chance_by_3x(tmp_path):
         assert evaluation["metrics"]["top1"] >= 3 * chance, evaluation["name"]
 
 
-def test_plugin_method_registered_from_outside_runs_end_to_end(tmp_path):
-    result = run_cli("--plugin", "tests.plugins.frame_weights", "run", "--method", "frame-weights",
-                     "--protocol", "few_shot", "--dataset", "toy-target-a", "--shots", "2",
-                     "--records", tmp_path / "records", "--work-dir", tmp_path / "work")
+def test_plugin_method_registered_from_outside_runs_end_to_end(tmp_path, capfd, monkeypatch):
+    """In-process (tests/test_readme.py runs a plugin in a fresh process); the registration is undone after."""
+    from harness import methods_registry
+
+    plugin = "tests.plugins.frame_weights"
+    monkeypatch.setattr(methods_registry, "_METHODS", dict(methods_registry._METHODS))
+    monkeypatch.delitem(sys.modules, plugin, raising=False)  # imported afresh: --plugin must register it
+    try:
+        result = cli_in_process(["--plugin", plugin, "run", "--method", "frame-weights", "--protocol", "few_shot",
+                                 "--dataset", "toy-target-a", "--shots", "2", "--records", tmp_path / "records",
+                                 "--work-dir", tmp_path / "work", "--cfg-options", "eval.limit=48",
+                                 "runtime.train_eval_videos=8"], capfd)
+    finally:
+        sys.modules.pop(plugin, None)
     assert result.returncode == 0, result.stderr[-2000:]
     records = list((tmp_path / "records").rglob("*.json"))
     assert len(records) == 1
