@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli_in_process
 from harness import hooks
 from harness.errors import HarnessError
 from harness.runner import run
@@ -67,12 +67,12 @@ def test_evaluating_a_checkpoint_keeps_its_training_folder(trained, tmp_path):
         [p["pred"] for p in record["evaluations"][0]["predictions"]]
 
 
-def test_a_typo_run_touches_nothing(trained):
+def test_a_typo_run_touches_nothing(trained, capfd):
     tmp_path, _ = trained
     before = _tree(tmp_path)
-    result = run_cli("run", "--method", "ezclip", "--protocol", "few_shot", "--dataset", "toy-temporal",
-                     "--shots", "2", "--backbone", "ViT-B16", "--records", tmp_path / "records",
-                     "--work-dir", tmp_path / "work", "--cfg-options", *FAST)
+    result = cli_in_process(["run", "--method", "ezclip", "--protocol", "few_shot", "--dataset", "toy-temporal",
+                             "--shots", "2", "--backbone", "ViT-B16", "--records", tmp_path / "records",
+                             "--work-dir", tmp_path / "work", "--cfg-options", *FAST], capfd)
     _one_line(result, "ViT-B16")
     assert _tree(tmp_path) == before
 
@@ -133,7 +133,7 @@ def test_resume_reports_the_whole_training(trained, tmp_path, monkeypatch):
     assert resumed["evaluations"][0]["predictions"] == straight["evaluations"][0]["predictions"]
 
 
-def test_resume_refuses_another_config_before_training(tmp_path, monkeypatch):
+def test_resume_refuses_another_config_before_training(tmp_path, monkeypatch, capfd):
     with monkeypatch.context() as patch:
         _interrupt_at_epoch(patch, 1)
         with pytest.raises(KeyboardInterrupt):
@@ -144,9 +144,9 @@ def test_resume_refuses_another_config_before_training(tmp_path, monkeypatch):
     message = str(error.value)
     assert "--resume refused" in message and "train.optimizer.lr" in message and "\n" not in message
     assert _tree(tmp_path) == before
-    result = run_cli("run", "--method", "ezclip", "--protocol", "few_shot", "--dataset", "toy-temporal",
-                     "--shots", "2", "--backbone", "ViT-B-32", "--resume", "--records", tmp_path / "records",
-                     "--work-dir", tmp_path / "work", "--cfg-options", *FAST)
+    result = cli_in_process(["run", "--method", "ezclip", "--protocol", "few_shot", "--dataset", "toy-temporal",
+                             "--shots", "2", "--backbone", "ViT-B-32", "--resume", "--records", tmp_path / "records",
+                             "--work-dir", tmp_path / "work", "--cfg-options", *FAST], capfd)
     _one_line(result, "--resume refused")
     assert _tree(tmp_path) == before
 
@@ -196,12 +196,12 @@ def test_schedule_sanity(tmp_path, options, needle):
     assert not (tmp_path / "w").exists()
 
 
-def test_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path):
+def test_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capfd):
     junk = tmp_path / "notes.pth"
     junk.write_text("not a checkpoint")
-    result = run_cli("run", "--method", "ezclip", "--protocol", "few_shot", "--dataset", "toy-temporal",
-                     "--shots", "2", "--checkpoint", junk, "--records", tmp_path / "records",
-                     "--work-dir", tmp_path / "work")
+    result = cli_in_process(["run", "--method", "ezclip", "--protocol", "few_shot", "--dataset", "toy-temporal",
+                             "--shots", "2", "--checkpoint", junk, "--records", tmp_path / "records",
+                             "--work-dir", tmp_path / "work"], capfd)
     _one_line(result, "notes.pth", "not a readable PyTorch checkpoint")
     assert not (tmp_path / "work").exists()
 

@@ -71,7 +71,7 @@ def test_tensorboard_switch_writes_event_files(tmp_path):
     pytest.importorskip("tensorboard", reason="tensorboard (optional extra) is not installed")
     record = run("ezclip", "few_shot", datasets=["toy-temporal"], shots=[2],
                  cfg_options=["runtime.tensorboard=true", "train.epochs=1", "train.warmup_epochs=0",
-                              "runtime.train_eval_videos=0"],
+                              "runtime.train_eval_videos=0", "eval.limit=8"],
                  records_dir=str(tmp_path / "r"), work_dir=str(tmp_path / "w"))[0]
     assert list((tmp_path / "w").rglob("events.out.tfevents.*"))
     assert "train_top1" not in record["training"]  # runtime.train_eval_videos=0 turns the measurement off
@@ -88,7 +88,8 @@ def test_peak_memory_is_measured_in_a_fresh_process_and_tells_methods_apart(tmp_
     for method in ("ezclip", "actionclip"):
         result = run_cli("run", "--method", method, "--protocol", "few_shot", "--dataset", "toy-temporal",
                          "--shots", "2", "--records", tmp_path / method, "--work-dir", tmp_path / "work",
-                         "--cfg-options", "train.epochs=1", "train.warmup_epochs=0", "runtime.train_eval_videos=0")
+                         "--cfg-options", "train.epochs=1", "train.warmup_epochs=0", "runtime.train_eval_videos=0",
+                         "eval.limit=8")  # the peak is taken when training ends, before any evaluation
         assert result.returncode == 0, result.stderr[-2000:]
         (path,) = (tmp_path / method).rglob("*.json")
         training = json.loads(path.read_text())["training"]
