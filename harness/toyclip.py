@@ -35,7 +35,7 @@ import numpy as np
 from .paths import cache_dir, file_lock
 
 TOY_MODEL_NAME = "toy-vit"
-VERSION = 1  # the file name's version; edits to config/recipe/captions/world also rebuild (see fingerprint())
+VERSION = 2  # the file name's version; edits to config/recipe/captions/world also rebuild (see fingerprint())
 CONFIG_PATH = Path(__file__).resolve().parent / "model_configs" / f"{TOY_MODEL_NAME}.json"
 IMAGE_SIZE = 32
 RECIPE = dict(seed=20251201, steps=200, batch=256, lr=2e-3, warmup=20, weight_decay=0.05, noise_word_prob=0.3)
@@ -46,7 +46,7 @@ circle square triangle cross ring diamond star shape shapes circles squares roun
 small large big tiny huge little top bottom left right center centre middle up down side
 bouncing drifting shaking sliding hopping circling pulsing blinking moving pushing pulling turning appearing
 disappearing growing shrinking fading closer away clockwise counterclockwise something sideways slowly around
-place circles""".split())
+place circles into""".split())
 
 _TEMPLATES_ONE = (
     "a photo of a {size} {colour} {shape} at the {pos}",

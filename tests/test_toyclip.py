@@ -50,7 +50,7 @@ def test_captions_never_contain_a_class_name_or_motion_word():
     names = [n for specs in embedded.all_classes().values() for n in (s.name for s in specs)]
     assert not any(name in t for name in names for t in texts)
     motion = {"bouncing", "drifting", "shaking", "sliding", "hopping", "circling", "pulsing", "blinking",
-              "moving", "pushing", "pulling", "appearing", "disappearing", "clockwise", "counterclockwise"}
+              "moving", "pushing", "pulling", "appearing", "disappearing", "turning", "into"}
     assert not words & motion
     assert {"red", "circle", "small", "large", "left"} <= words
 
