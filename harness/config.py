@@ -200,13 +200,18 @@ def method_defaults(method: str) -> dict:
 
 
 def build_config(method: str, embedded: bool, cfg_options: list[str] | None = None,
-                 backbone: str | None = None, pretrained: str | None = None) -> dict:
+                 backbone: str | None = None, pretrained: str | None = None, unit: str | None = None) -> dict:
     """The validated run config. ``embedded`` applies the method's ``embedded:`` overrides (the embedded
-    benchmark's small backbone and few epochs); ``--backbone``/``--pretrained`` replace the backbone."""
+    benchmark's small backbone and few epochs) and, for ``unit`` = ``"<protocol>/<dataset>"``, the entry of
+    ``embedded.units`` for it (a schedule chosen for one protocol on one dataset, e.g. ``few_shot/toy-temporal``);
+    ``--backbone``/``--pretrained`` replace the backbone; --cfg-options win over all of them."""
     config = method_defaults(method)
     overrides = config.pop("embedded")
+    per_unit = overrides.pop("units", None) or {}
     if embedded and (backbone in (None, "toy-vit")):
         config = deep_merge(config, overrides, strict=True)
+        if unit in per_unit:
+            config = deep_merge(config, per_unit[unit], f"embedded.units.{unit}", strict=True)
     if backbone is not None:
         config["backbone"]["name"] = backbone
         if pretrained is None and backbone != "toy-vit":
@@ -216,6 +221,11 @@ def build_config(method: str, embedded: bool, cfg_options: list[str] | None = No
     config = deep_merge(config, parse_cfg_options(cfg_options), strict=True)
     _validate_values(config)
     return config
+
+
+def embedded_units(method: str) -> set[str]:
+    """The ``"<protocol>/<dataset>"`` keys for which the method's embedded config sets its own values."""
+    return set((method_defaults(method)["embedded"].get("units") or {}))
 
 
 def _validate_values(config: dict) -> None:

@@ -12,7 +12,7 @@ import torch
 
 from . import records as rec
 from . import workdirs
-from .config import build_config, identity_config
+from .config import build_config, embedded_units, identity_config
 from .feature_cache import FEATURE_CACHE
 from .errors import HarnessError
 from .methods_registry import method_class
@@ -455,13 +455,18 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         units = [replace(unit, evaluations=[]) for unit in units]
     records_root = Path(records_dir) if records_dir else default_records_dir()
     work_root = Path(work_dir) if work_dir else default_work_root()
-    plan, results = [], {}
+    plan, results, configs = [], {}, {}
+    own = embedded_units(method) if embedded else set()
     for index, unit in enumerate(units):
+        key = f"{protocol['name']}/{unit.dataset}"
+        # a schedule the method's embedded config sets for this protocol on this dataset (cfg-options still win)
+        configs[index] = build_config(method, embedded, options, backbone, pretrained, unit=key) if key in own \
+            else config
         unit_key = dict(protocol=protocol["name"], protocol_version=protocol["version"], dataset=unit.dataset,
                         seed=unit.seed, shots=unit.shots, checkpoint=checkpoint_id and checkpoint_id["sha256"],
                         file_hashes=unit.file_hashes, weights=_weights_identity(config),
                         **({"reproduction": reproduction["release"]} if reproduction else {}))
-        run_id = rec.make_run_id(method, unit.label(), identity_config(config), unit_key)
+        run_id = rec.make_run_id(method, unit.label(), identity_config(configs[index]), unit_key)
         path = rec.record_path(records_root, protocol["name"], method, unit.dataset, run_id)
         if path.exists() and not force:
             _log(f"[skip] {run_id}: record exists ({path}); --force reruns it")
@@ -474,7 +479,7 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         checkpoint_state = None  # each unit loads into its own freshly built model
         folders = {}
         for index, unit, run_id, _ in plan:
-            identity = workdirs.run_identity(method, run_id, unit.label(), identity_config(config))
+            identity = workdirs.run_identity(method, run_id, unit.label(), identity_config(configs[index]))
             folder = workdirs.resume_folder(work_root, identity) if resume and trainable else None
             if folder is None:
                 folder = workdirs.new_attempt(work_root, method, run_id)
@@ -491,11 +496,11 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         folder, identity, resuming = folders[index]
         _log(f"[run ] {run_id}" + (f" (resuming {folder})" if resuming else ""))
         started = time.perf_counter()
-        outcome = run_unit(method, config, unit, folder, checkpoint, resuming, profile, identity)
+        outcome = run_unit(method, configs[index], unit, folder, checkpoint, resuming, profile, identity)
         record = dict(schema_version=rec.SCHEMA_VERSION, run_id=run_id, created_utc=rec.now_utc(), method=method,
                       protocol=dict(name=protocol["name"], version=protocol["version"], hash=protocol["hash"]),
                       dataset=unit.dataset, unit=dict(seed=unit.seed, shots=unit.shots, split=None),
-                      config=config, environment=rec.environment(), file_hashes=unit.file_hashes,
+                      config=configs[index], environment=rec.environment(), file_hashes=unit.file_hashes,
                       views=dict(clips=config["eval"]["clips"], crops=config["eval"]["crops"]),
                       text=dict(source=config["model"].get("text", {}).get("source", "names"),
                                 templates=config["model"].get("text", {}).get("templates", ["{}"])),

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 
-#: the methods and EZ-CLIP's ablations (methods/configs/ezclip-no-*.yaml), in table order
-DEFAULT_METHODS = ("clip", "ezclip", "actionclip", "xclip", "vificlip", "ezclip-no-prompts", "ezclip-no-motion-loss",
-                   "ezclip-no-adapters")
+#: the methods (frozen CLIP, the four, FROSTER, Open-VCLIP) and EZ-CLIP's ablations (methods/configs/ezclip-no-*.yaml), in table order
+DEFAULT_METHODS = ("clip", "ezclip", "actionclip", "xclip", "vificlip", "froster", "openvclip", "ezclip-no-prompts",
+                   "ezclip-no-motion-loss", "ezclip-no-adapters")
 
 
 def add_parser(subparsers) -> None:
@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
                                    description="Run the cartesian product of methods and protocols; units whose "
                                                "record exists are skipped; tables are rebuilt at the end.")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
-                        help="default: the five methods and EZ-CLIP's three ablation variants")
+                        help="default: the seven methods and EZ-CLIP's three ablation variants")
     parser.add_argument("--protocols", nargs="+", default=["zero_shot", "base2novel", "few_shot"])
     parser.add_argument("--datasets", nargs="+", default=None, help="default: each protocol's embedded datasets")
     parser.add_argument("--seeds", nargs="+", type=int, default=None)

@@ -98,3 +98,15 @@ def test_exponent_without_dot_is_a_float():
 
     parsed = parse_cfg_options(["train.optimizer.lr=1e-4", "x=-3E2", "name=1e", "n=7"])
     assert parsed == {"train": {"optimizer": {"lr": 1e-4}}, "x": -300.0, "name": "1e", "n": 7}
+
+
+def test_embedded_schedule_of_one_protocol_on_one_dataset():
+    """``embedded.units["few_shot/toy-temporal"]`` applies to that unit only; --cfg-options still win."""
+    from harness.config import build_config, embedded_units
+
+    assert "few_shot/toy-temporal" in embedded_units("xclip")
+    assert build_config("xclip", True, unit="few_shot/toy-temporal")["train"]["epochs"] == 40
+    assert build_config("xclip", True, unit="few_shot/toy-target-a")["train"]["epochs"] == 6
+    assert build_config("xclip", True, ["train.epochs=2"], unit="few_shot/toy-temporal")["train"]["epochs"] == 2
+    assert build_config("xclip", False, unit="few_shot/toy-temporal")["train"]["epochs"] == 30  # real path: official
+    assert build_config("ezclip-no-motion-loss", True, unit="few_shot/toy-temporal")["train"]["epochs"] == 40
