@@ -133,7 +133,7 @@ def _check_type(where: str, default, value) -> None:
     elif isinstance(default, (int, float)):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     elif isinstance(default, str):
-        ok = isinstance(value, str)
+        ok = isinstance(value, str) or (default == "auto" and isinstance(value, bool))  # "auto" | true | false
     elif isinstance(default, (list, tuple)):
         ok = isinstance(value, (list, tuple))
     elif isinstance(default, dict):

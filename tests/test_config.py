@@ -110,3 +110,12 @@ def test_embedded_schedule_of_one_protocol_on_one_dataset():
     assert build_config("xclip", True, ["train.epochs=2"], unit="few_shot/toy-temporal")["train"]["epochs"] == 2
     assert build_config("xclip", False, unit="few_shot/toy-temporal")["train"]["epochs"] == 30  # real path: official
     assert build_config("ezclip-no-motion-loss", True, unit="few_shot/toy-temporal")["train"]["epochs"] == 40
+
+
+def test_auto_keys_take_true_or_false():
+    """``backbone.quick_gelu`` is "auto" by default; true / false override it (an official checkpoint's
+    automatic QuickGELU can be switched off)."""
+    from harness.config import build_config
+
+    assert build_config("clip", True, ["backbone.quick_gelu=false"])["backbone"]["quick_gelu"] is False
+    assert build_config("clip", True, ["backbone.quick_gelu=true"])["backbone"]["quick_gelu"] is True
