@@ -273,11 +273,11 @@ def _evaluate(runner, model, name: str, video_list, config: dict, skip_log: Path
         reuse = dict(hits=after["hits"] - before["hits"], misses=after["misses"] - before["misses"])
     details = getattr(loop.evaluator.metrics[0], "last_details", dict(predictions=[], skipped=[]))
     skipped = missing + details["skipped"]
-    listed = len(video_list.entries) + len(missing)
-    if listed and len(skipped) / listed > config["data"]["max_failed_fraction"]:
-        raise HarnessError(f"{len(skipped)} of {listed} videos of {name!r} could not be read (more than "
+    failed, present = details["skipped"], len(video_list.entries)  # absent files were allowed (--allow-missing)
+    if present and len(failed) / present > config["data"]["max_failed_fraction"]:
+        raise HarnessError(f"{len(failed)} of {present} videos of {name!r} could not be read (more than "
                            f"data.max_failed_fraction={config['data']['max_failed_fraction']}; first: "
-                           f"{skipped[0]['video']}: {skipped[0]['reason']}); fix the files or raise the threshold "
+                           f"{failed[0]['video']}: {failed[0]['reason']}); fix the files or raise the threshold "
                            "with --cfg-options data.max_failed_fraction=...")
     values = {k.split("/", 1)[-1]: v for k, v in metrics.items()}
     n = max(1, len(video_list.entries))

@@ -222,3 +222,21 @@ def test_console_names_the_first_skipped_videos_and_counts_the_rest():
     assert line.strip().startswith("skipped 5: bad0.mp4 (decode error: truncated stream number 0)")
     assert "bad2.mp4" in line and "bad3.mp4" not in line and "and 2 more" in line and "\n" not in line
     assert "and" not in _skipped_line(skipped[:1]).split(")")[-1]
+
+
+def test_allowed_missing_videos_do_not_count_as_unreadable(tmp_path):
+    """--allow-missing drops absent files and counts them; data.max_failed_fraction is about files that exist
+    and cannot be read, so half a list absent still evaluates the other half."""
+    from harness.data.embedded import ensure_embedded
+
+    root = ensure_embedded() / "toy-target-a"
+    videos = [v.relative_to(root) for v in sorted(root.rglob("*.mp4"))[:2]]
+    (tmp_path / "classes.txt").write_text("first\nsecond\n")
+    (tmp_path / "list.txt").write_text(f"{videos[0]} 0\n{videos[1]} 1\nabsent_a.mp4 0\nabsent_b.mp4 1\n")
+    (record,) = run("clip", "zero_shot", datasets=["custom"], records_dir=str(tmp_path / "records"),
+                    work_dir=str(tmp_path / "work"), allow_missing=True,
+                    dataset_kwargs=dict(video_root=str(root), ann_file=str(tmp_path / "list.txt"),
+                                        classes=str(tmp_path / "classes.txt")))
+    (evaluation,) = record["evaluations"]
+    assert evaluation["metrics"]["n_videos"] == 2
+    assert sorted(s["video"] for s in evaluation["skipped"]) == ["absent_a.mp4", "absent_b.mp4"]
