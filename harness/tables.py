@@ -29,6 +29,7 @@ from . import stats
 from .errors import HarnessError, closest
 from .published import published
 from .table_ablations import FULL as ABLATION_FULL, build_ablations, is_variant
+from .table_controls import build_controls
 from .table_protocols import (zs_target, build_base2novel, build_few_shot, build_zero_shot, created_key, group_by,
                               outcome, views_text)
 from .table_render import ALPHA, DASH, Table, join_values, natural_key
@@ -41,7 +42,7 @@ _ALIASES = {"base2novel": "base2novel", "base_to_novel": "base2novel", "b2n": "b
             "few_shot": "few_shot", "fewshot": "few_shot", "few-shot": "few_shot"}
 _RECORD_KEYS = ("schema_version", "run_id", "method", "protocol", "dataset", "unit", "evaluations")
 _GENERATED_STEMS = {f"{p}{s}" for p in PROTOCOLS for s in ("", "_seeds", "_splits", "_tests", "_provenance")} | {
-    "efficiency", "published", "ablations", "README"}
+    "efficiency", "published", "ablations", "controls", "README"}
 _PLOT_SUFFIXES = ("vs_gmacs", "vs_trainable_params")
 NOT_MEASURED = "not measured"
 DETECT_EXAMPLE = 0.10  # README: paired videos needed to detect a gain of this size (10 points)
@@ -467,6 +468,8 @@ _DESCRIPTIONS = {
     "efficiency": "parameters, GMACs, throughput, step time, memory (measured)",
     "ablations": "EZ-CLIP vs each ablation variant (ezclip-no-*): top-1 and direction with 95% CIs, Δ, Holm marks, "
                  "and what the marks show",
+    "controls": "positive / negative control: every method vs frozen clip on time-reversal pairs (train top-1, "
+                "test top-1 and direction with 95% CIs, exact McNemar, Holm)",
     "published": "published numbers from methods.md §4 (NOT measured here)"}
 
 
@@ -572,6 +575,9 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str | None = N
                                 superseded_notes(in_ablations))
     if ablations is not None:
         tables.append(ablations)
+    controls = build_controls(by_protocol_all.get("few_shot", []), is_variant)
+    if controls is not None:
+        tables.append(controls)
     if kept:
         tables.append(build_efficiency(kept))
     tables.append(build_published())
