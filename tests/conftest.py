@@ -35,15 +35,16 @@ def _isolate_mmengine():
     _reset_mmengine_globals()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _freeze_long_lived_objects():
     """Every mmengine dataset runs a full ``gc.collect()`` when it is built (``BaseDataset._serialize_data``),
     and a full collection walks every object of the process: in the test process (torch, mmengine, open_clip,
-    pytest, the records of earlier tests) ~0.5-1.5 s each on 2 shared cores, and a run builds one dataset per
-    training and per evaluation list — most of an in-process run's time. What survives until a test starts is
-    collected once and then frozen (``gc.freeze``, made for long-lived objects): later collections walk only
-    what the test itself creates. Objects are still freed by reference counting; the freeze changes nothing a
-    test can observe except the time garbage collection takes."""
+    pytest, what earlier tests left) ~0.5-1.5 s each on 2 shared cores, and a run builds one dataset per
+    training and per evaluation list — most of an in-process run's time. What survives until a test module
+    starts is collected once and then frozen (``gc.freeze``, made for long-lived objects): later collections
+    walk only what the module itself creates. Objects are still freed by reference counting, and what a module
+    creates (its module fixtures included) is never frozen, so the next module's collection reclaims its
+    garbage cycles; the freeze changes nothing a test can observe except the time garbage collection takes."""
     gc.collect()
     gc.freeze()
     yield
