@@ -69,6 +69,7 @@ from torch import nn
 
 from harness.errors import HarnessError
 from harness.method import VideoCLIPMethod
+from methods.openvclip import NeighbourFrameBlock as OpenVCLIPBlock, neighbour_frame_attention  # noqa: F401
 
 #: ``text_prompt``'s 28 templates (filled with the label's part before the colon, then " " + the whole label)
 TEMPLATES = tuple(f"a {kind} of {who}{{}}." for kind in ("photo", "video", "example", "demonstration")
@@ -82,56 +83,13 @@ AVERAGE_KEY = "froster_weight_average"  # marks the optimizer groups built by FR
 
 
 # ----------------------------------------------------------------------------------------------- modules
-def neighbour_frame_attention(x: torch.Tensor, attn: nn.MultiheadAttention, frames: int) -> torch.Tensor:
-    """Open-VCLIP / FROSTER ``expand_temporal_view`` self-attention on batch-first frame tokens.
-
-    ``x`` (B·T, L, D), frames of a video consecutive. Queries of frame t attend over [keys of t+1, keys of t−1,
-    keys of t] (3·L keys), a missing neighbour being L zero keys and values that stay in the softmax. Uses the
-    block's own ``in_proj`` / ``out_proj`` (no new parameters); no attention mask (the visual tower has none).
-    """
-    batch_frames, length, width = x.shape
-    if batch_frames % frames:
-        raise HarnessError(f"FROSTER got {batch_frames} frame images, not a multiple of frames={frames}")
-    heads = attn.num_heads
-    head_dim = width // heads
-    q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
-
-    def split(t):  # (B·T, L, D) → (B, T, heads, L, head_dim)
-        return t.reshape(batch_frames // frames, frames, length, heads, head_dim).permute(0, 1, 3, 2, 4)
-
-    def expand(t):  # [frame t+1, frame t−1, frame t] along the key axis, zeros where there is no neighbour
-        zero = torch.zeros_like(t[:, :1])
-        following = torch.cat([t[:, 1:], zero], dim=1)
-        previous = torch.cat([zero, t[:, :-1]], dim=1)
-        return torch.cat([following, previous, t], dim=3)
-
-    q, k, v = split(q), expand(split(k)), expand(split(v))
-    weights = torch.softmax((q * head_dim ** -0.5) @ k.transpose(-2, -1), dim=-1)
-    if attn.dropout and attn.training:
-        weights = F.dropout(weights, p=attn.dropout)
-    out = (weights @ v).permute(0, 1, 3, 2, 4).reshape(batch_frames, length, width)
-    return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
-
-
-class NeighbourFrameBlock(nn.Module):
-    """An open_clip ``ResidualAttentionBlock`` run as Open-VCLIP's ``TimesAttentionBlock``: the same sub-modules
-    under the same names (so CLIP parameters keep their open_clip names), attention over neighbouring frames."""
+class NeighbourFrameBlock(OpenVCLIPBlock):
+    """Open-VCLIP's neighbour-frame block (FROSTER's student is Open-VCLIP's video model), its frame count
+    fixed when the student is built."""
 
     def __init__(self, block: ResidualAttentionBlock, frames: int):
-        super().__init__()
-        if not isinstance(block, ResidualAttentionBlock) or hasattr(block, "ln_1_kv"):
-            raise HarnessError(f"FROSTER needs open_clip's standard ResidualAttentionBlock, got {type(block).__name__}")
-        if not block.attn.batch_first:
-            raise HarnessError("FROSTER expects open_clip's batch-first attention blocks (open_clip ≥ 2.x)")
-        self.ln_1, self.attn, self.ls_1 = block.ln_1, block.attn, block.ls_1
-        self.ln_2, self.mlp, self.ls_2 = block.ln_2, block.mlp, block.ls_2
+        super().__init__(block)
         self.frames = int(frames)
-
-    def forward(self, q_x: torch.Tensor, k_x=None, v_x=None, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-        if k_x is not None or v_x is not None or attn_mask is not None:
-            raise HarnessError("FROSTER's visual blocks are unmasked self-attention blocks")
-        x = q_x + self.ls_1(neighbour_frame_attention(self.ln_1(q_x), self.attn, self.frames))
-        return x + self.ls_2(self.mlp(self.ln_2(x)))
 
 
 def residual_projector(width: int) -> nn.Sequential:

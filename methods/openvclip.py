@@ -84,6 +84,42 @@ PADDINGS = ("zeros", "mask")
 
 
 # ----------------------------------------------------------------------------------------------- block
+def neighbour_frame_attention(x: torch.Tensor, attn: nn.MultiheadAttention, frames: int,
+                              padding: str = "zeros") -> torch.Tensor:
+    """Open-VCLIP / FROSTER ``expand_temporal_view`` self-attention on batch-first frame tokens.
+
+    ``x`` (B·T, L, D), frames of a video consecutive. Queries of frame t attend over [keys of t+1, keys of t−1,
+    keys of t] (3·L keys) with the block's own ``in_proj`` / ``out_proj`` (no new parameters). A missing
+    neighbour is L zero keys and values that stay in the softmax (official, ``padding="zeros"``) or are masked out
+    (``padding="mask"``).
+    """
+    batch_frames, length, width = x.shape
+    if batch_frames % frames:
+        raise HarnessError(f"got {batch_frames} frame images, not a multiple of frames={frames}")
+    heads = attn.num_heads
+    q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+
+    def split(t):  # (B·T, L, D) → (B, T, heads, L, head_dim)
+        return t.reshape(batch_frames // frames, frames, length, heads, width // heads).permute(0, 1, 3, 2, 4)
+
+    def neighbours(t):  # keys of [frame t+1 | frame t−1 | frame t] along the token axis, zeros at the ends
+        following = torch.cat([t[:, 1:], torch.zeros_like(t[:, :1])], dim=1)
+        previous = torch.cat([torch.zeros_like(t[:, :1]), t[:, :-1]], dim=1)
+        return torch.cat([following, previous, t], dim=3)
+
+    mask = None
+    if padding == "mask":
+        present = torch.ones(frames, 3, length, dtype=torch.bool, device=x.device)
+        present[-1, 0] = False  # the last frame has no following frame
+        present[0, 1] = False   # the first frame has no previous frame
+        mask = present.view(1, frames, 1, 1, 3 * length)
+    q, k, v = split(q), neighbours(split(k)), neighbours(split(v))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                         dropout_p=attn.dropout if attn.training else 0.0)
+    out = out.permute(0, 1, 3, 2, 4).reshape(batch_frames, length, width)
+    return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
+
+
 class NeighbourFrameBlock(nn.Module):
     """An open_clip ``ResidualAttentionBlock`` whose attention sees frames t−1, t, t+1 (``TimesAttentionBlock``).
 
@@ -107,32 +143,7 @@ class NeighbourFrameBlock(nn.Module):
 
     def neighbour_attention(self, x: torch.Tensor) -> torch.Tensor:
         """(B·T, L, D) normalised tokens → (B·T, L, D) attention output over own + neighbour-frame keys."""
-        frames = self.frames
-        batch_frames, length, width = x.shape
-        if batch_frames % frames:
-            raise HarnessError(f"Open-VCLIP got {batch_frames} frame images, not a multiple of frames={frames}")
-        heads = self.attn.num_heads
-        q, k, v = F.linear(x, self.attn.in_proj_weight, self.attn.in_proj_bias).chunk(3, dim=-1)
-
-        def split(t):  # (B·T, L, D) → (B, T, heads, L, head_dim)
-            return t.view(batch_frames // frames, frames, length, heads, width // heads).permute(0, 1, 3, 2, 4)
-
-        q, k, v = split(q), split(k), split(v)
-
-        def neighbours(t):  # keys of [frame t+1 | frame t−1 | frame t] along the token axis, zeros at the ends
-            following = torch.cat([t[:, 1:], torch.zeros_like(t[:, :1])], dim=1)
-            previous = torch.cat([torch.zeros_like(t[:, :1]), t[:, :-1]], dim=1)
-            return torch.cat([following, previous, t], dim=3)
-
-        mask = None
-        if self.padding == "mask":
-            present = torch.ones(frames, 3, length, dtype=torch.bool, device=x.device)
-            present[-1, 0] = False  # the last frame has no following frame
-            present[0, 1] = False   # the first frame has no previous frame
-            mask = present.view(1, frames, 1, 1, 3 * length)
-        out = F.scaled_dot_product_attention(q, neighbours(k), neighbours(v), attn_mask=mask)
-        out = out.permute(0, 1, 3, 2, 4).reshape(batch_frames, length, width)
-        return F.linear(out, self.attn.out_proj.weight, self.attn.out_proj.bias)
+        return neighbour_frame_attention(x, self.attn, self.frames, self.padding)
 
     def forward(self, q_x: torch.Tensor, k_x=None, v_x=None, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         if k_x is not None or v_x is not None or attn_mask is not None:
