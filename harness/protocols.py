@@ -95,9 +95,10 @@ def expand_units(protocol: dict, datasets: list, source=None, seeds: list[int] |
                                    "choose a source such as kinetics400 or toy-source")
             train = source.zero_shot_train()
             hashes.update(source.file_hashes())
+        # a method that does not train here is filed under what it evaluates, not under a source it never saw
+        filed_as = source.name if train is not None else "+".join(dataset.name for dataset in datasets)
         for seed in seeds:
-            units.append(Unit(name, source.name if source is not None else "none", seed, None, train,
-                              evaluations, hashes))
+            units.append(Unit(name, filed_as, seed, None, train, evaluations, hashes))
     else:
         raise HarnessError(f"protocol {name!r} has no expansion rule")
     return units

@@ -35,6 +35,15 @@ def make_run_id(method: str, unit_label: str, config: dict, unit_key: dict) -> s
     return f"{method}-{unit_label}-{digest}"
 
 
+UNTRAINED = "not trained"  # the zero-shot "source" of a method that evaluates without training in its run
+
+
+def zero_shot_source(record: dict) -> str:
+    """The dataset a zero-shot record's method was trained on. A method that does not train in its run (frozen
+    CLIP, an evaluated checkpoint) has none; its record is filed under the targets it evaluated."""
+    return record["dataset"] if record.get("training") else UNTRAINED
+
+
 def record_path(records_dir: Path, protocol: str, method: str, dataset: str, run_id: str) -> Path:
     return Path(records_dir) / protocol / method / dataset / f"{run_id}.json"
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from .records import zero_shot_source
+
 
 def harmonic_mean(base: float, novel: float) -> float:
     return 2 * base * novel / (base + novel) if base + novel > 0 else 0.0
@@ -83,7 +85,7 @@ def summarize(records: list[dict], reference_dir: Path | None = None) -> list[tu
                     ref_target[evaluation["dataset"]].append(100 * evaluation["metrics"]["top1"])
                 for target, values in sorted(by_target.items()):
                     shown = f"{_mean_std(ref_target[target])} ({how})" if ref_target.get(target) else "none"
-                    rows.append([record["method"], record["dataset"], target, len(values), _mean_std(values)]
+                    rows.append([record["method"], zero_shot_source(record), target, len(values), _mean_std(values)]
                                 + ([shown] if with_ref else []))
             tables.append(("zero-shot (top-1 %, mean ± std over splits)",
                            ["method", "source", "target", "splits", "top-1"]

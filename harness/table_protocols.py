@@ -14,6 +14,7 @@ import numpy as np
 
 from . import stats
 from .errors import HarnessError
+from .records import UNTRAINED, zero_shot_source
 from .table_render import (ALPHA, DASH, MARK, RESAMPLES, Table, csv_num, csv_p, fmt_p, join_values, methods_order,
                            natural_key, pct, pct_ci, pp_ci)
 
@@ -500,7 +501,7 @@ def zs_target(ev: dict) -> tuple[str, str]:
 
 def zs_data(records: list[dict]) -> tuple[dict, list[str]]:
     """(method, source) → target → split → seed → Outcome (newest record wins on collisions); the collisions."""
-    groups = group_by(records, lambda r: (r["method"], r["dataset"]))
+    groups = group_by(records, lambda r: (r["method"], zero_shot_source(r)))
     data: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     owner: dict = {}
     collisions = []
@@ -518,7 +519,7 @@ def zs_data(records: list[dict]) -> tuple[dict, list[str]]:
 
 def build_zero_shot(records: list[dict], reference: str, notes: list[str]) -> tuple[list[Table], list[dict]]:
     """Mean ± std over target splits per target; per-split table with CIs; tests; provenance."""
-    groups = group_by(records, lambda r: (r["method"], r["dataset"]))
+    groups = group_by(records, lambda r: (r["method"], zero_shot_source(r)))
     data, collisions = zs_data(records)
     methods = methods_order([m for m, _ in data], reference)
     rowkeys = sorted(data, key=lambda k: (k[0] != reference, k[0], k[1]))
@@ -586,7 +587,7 @@ def build_zero_shot(records: list[dict], reference: str, notes: list[str]) -> tu
         "Cells: top-1 % mean ± sample std (ddof = 1) over the target's evaluation splits (each split averaged "
         "over seeds if several); no ± with a single split. Per-split accuracy with 95% CIs: zero_shot_splits.",
         f"Splits: {splits_all}; seeds: {join_values(_seed(r) for r in records)}. Rows: method and the source "
-        "dataset it was trained on; columns: targets.",
+        f"dataset it was trained on (\"{UNTRAINED}\": the method does not train in its run); columns: targets.",
         *_significance_notes(comparisons, reference, "exact McNemar on per-video correctness pooled over the "
                              "target's splits where both methods ran on identical video lists (Δ of the mean "
                              "over splits and its CI by paired bootstrap, videos resampled within each split)",
