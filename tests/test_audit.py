@@ -1,4 +1,4 @@
-"""The audit (harness.audit): class overlap, label/name mismatches, duplicates; on synthetic and real files."""
+"""The audit (harness.data.audit): class overlap, label/name mismatches, duplicates; on synthetic and real files."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import audit
-from harness.audit import (
+from harness.data import audit
+from harness.data.audit import (
     AuditReport,
     audit_dataset,
     audit_protocol,

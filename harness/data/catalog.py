@@ -45,9 +45,9 @@ from typing import Any, Iterable
 
 import yaml
 
-from harness.errors import HarnessError, closest
-from harness.paths import REPO_ROOT
-from harness.data.formats import (
+from ..errors import HarnessError, closest
+from ..paths import REPO_ROOT
+from .formats import (
     ClassFile,
     VideoRecord,
     name_key,
@@ -304,7 +304,7 @@ def load_dataset(
 
 def _embedded_roots() -> tuple[Path, Path]:
     """Hook: the embedded generator builds (once) and returns its root; yaml paths are relative to it."""
-    from harness.data.embedded import ensure_embedded  # lazy: written separately
+    from .embedded import ensure_embedded  # lazy: written separately
 
     root = ensure_embedded()
     if isinstance(root, dict):
