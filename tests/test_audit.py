@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.data import audit
-from harness.data.audit import (
-    AuditReport,
-    audit_dataset,
-    audit_protocol,
-    class_from_path,
-    class_overlap,
-    compare_names,
-)
+from harness.data.audit import AuditReport, audit_dataset, audit_protocol
+from harness.data.class_names import class_from_path, class_overlap, compare_names
 from harness.data.catalog import load_dataset
 from harness.data.formats import read_class_names
 from harness.errors import HarnessError

@@ -488,7 +488,7 @@ def test_every_release_names_its_host_and_a_reproducible_setting():
 def test_tables_keep_released_checkpoints_in_a_row_of_their_own():
     """An evaluation of a released checkpoint must not supersede (or be superseded by) the user's own run of the
     same unit in the tables: it is the row 'M (released)'."""
-    from harness.reports.tables import table_method
+    from harness.reports.loading import table_method
 
     assert table_method({"method": "ezclip", "checkpoint": None}) == "ezclip"
     assert table_method({"method": "ezclip", "checkpoint": {"format": "harness state dict"}}) == "ezclip"
@@ -500,8 +500,9 @@ def test_tables_keep_released_checkpoints_in_a_row_of_their_own():
 
 
 def test_readme_lists_every_release_with_a_command_that_resolves_to_it():
-    """README's released-checkpoint table is harness.models.checkpoints.releases.readme_table() verbatim, and each command in it
-    parses and picks exactly the release of its row (no 'say which with --protocol' for a documented command)."""
+    """README's released-checkpoint table is harness.models.checkpoints.releases.readme_table() verbatim, and each
+    command in it parses and picks exactly the release of its row (no 'say which with --protocol' for a documented
+    command)."""
     import shlex
 
     from conftest import REPO

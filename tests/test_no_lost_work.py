@@ -215,7 +215,7 @@ def test_a_checkpoint_of_another_method_is_refused_before_evaluating(trained, tm
 
 
 def test_console_names_the_first_skipped_videos_and_counts_the_rest():
-    from harness.engine.runner import _skipped_line
+    from harness.engine.unit import _skipped_line
 
     skipped = [dict(video=f"bad{i}.mp4", reason=f"decode error: truncated stream number {i}") for i in range(5)]
     line = _skipped_line(skipped)

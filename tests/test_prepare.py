@@ -123,7 +123,7 @@ def test_real_hmdb_lists_against_a_class_folder_tree(tmp_path, name, root):
     if not files_root.is_dir():
         pytest.skip(f"{files_root} absent")
     defn = load_dataset(name, files_root=files_root, video_root=tmp_path)
-    from harness.data.audit import class_from_path
+    from harness.data.class_names import class_from_path
 
     names = defn.class_names()
     videos = {p for p, _ in defn.split("test1").entries}  # split-1 test (both layouts have it)

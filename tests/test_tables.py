@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fake_records as fake
-from harness.reports import stats, tables
+from harness.reports import loading, plots, stats, tables
 from harness.errors import HarnessError
 from harness.reports.published import PUBLISHED
 
@@ -334,12 +334,14 @@ def test_cli_subcommand(tmp_path, capsys):
 
 
 def _plot_points(records: Path, protocol: str) -> list[dict]:
-    from harness.reports.protocols import build_base2novel, build_few_shot, build_zero_shot
+    from harness.reports.base2novel import build_base2novel
+    from harness.reports.few_shot import build_few_shot
+    from harness.reports.zero_shot import build_zero_shot
 
-    raw, _ = tables.load_records(records)
-    recs = [r for r in raw if tables.protocol_name(r) == protocol]
+    raw, _ = loading.load_records(records)
+    recs = [r for r in raw if loading.protocol_name(r) == protocol]
     builder = {"base2novel": build_base2novel, "zero_shot": build_zero_shot, "few_shot": build_few_shot}[protocol]
-    return tables.plot_points(builder(recs, "ezclip", [])[1], recs)
+    return plots.plot_points(builder(recs, "ezclip", [])[1], recs)
 
 
 def test_plot_points_carry_hand_checked_values_and_cis(built):
@@ -364,7 +366,7 @@ def test_plot_axes_include_zero_and_every_point_has_error_bars(built, protocol):
 
     points = _plot_points(built[0], protocol)
     for xkey in ("gmacs", "trainable"):
-        fig = tables.plot_figure(protocol, "HM", points, xkey)
+        fig = plots.plot_figure(protocol, "HM", points, xkey)
         ax = fig.axes[0]
         assert ax.get_ylim() == (0.0, 100.0)  # accuracy from 0
         left, right = ax.get_xlim()
@@ -395,7 +397,7 @@ def test_plot_point_without_predictions_is_hollow_and_says_why(tmp_path):
     fake.write(records, fake.record("ezclip", "few_shot", "toy", {"seed": 1, "shots": 2}, [ev]))
     points = _plot_points(records, "few_shot")
     assert points[0]["low"] is None and points[0]["value"] == pytest.approx(0.75)
-    fig = tables.plot_figure("few_shot", "mean over K", points, "gmacs")
+    fig = plots.plot_figure("few_shot", "mean over K", points, "gmacs")
     assert not fig.axes[0].containers and "no CI" in fig._supxlabel.get_text()
 
 

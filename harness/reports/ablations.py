@@ -3,16 +3,19 @@
 Why a table of its own: the variants ask which of EZ-CLIP's parts carry its accuracy, not how methods compare, so
 they are one Holm family of their own (inside the protocol tables they would dilute the methods' marks, and one
 comparison could be marked in one table and not in another). Values, CIs and tests come from the functions the
-protocol tables use (harness.reports.protocols), so a cell here is the cell there. The note under the table is
-generated from the marks and claims no more than they show: an unmarked Δ is "not shown", never "no effect".
+protocol tables use (harness.reports.outcomes, harness.reports.comparisons), so a cell here is the cell there.
+The note under the table is generated from the marks and claims no more than they show: an unmarked Δ is "not
+shown", never "no effect".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .protocols import (Comparison, _apply_holm, _has_direction, _sort_units, b2n_comparisons, b2n_data,
-                              b2n_summary, direction_mean, few_shot_data, nested_mean, seed_mean, unit_comparison,
-                              zs_data)
+from .base2novel import b2n_comparisons, b2n_data, b2n_summary
+from .comparisons import Comparison, apply_holm, unit_comparison
+from .few_shot import few_shot_data
+from .outcomes import direction_mean, has_direction, nested_mean, seed_mean, sort_units
+from .zero_shot import zs_data
 from .render import ALPHA, DASH, MARK, RESAMPLES, Table, csv_num, csv_p, pct_ci, pp_ci
 
 FULL = "ezclip"
@@ -55,8 +58,8 @@ def _few_shot_columns(records: list[dict]) -> list[Column]:
             if not present:
                 continue
             units = {m: data[(m, dataset)][k] for m in [FULL, *present]}
-            ordered = {m: [u[s] for s in _sort_units(u)] for m, u in units.items()}
-            motion = _has_direction(o for outs in ordered.values() for o in outs)
+            ordered = {m: [u[s] for s in sort_units(u)] for m, u in units.items()}
+            motion = has_direction(o for outs in ordered.values() for o in outs)
             out.append(Column("few_shot", dataset, f"K={k}", motion, {m: seed_mean(o) for m, o in ordered.items()},
                               {m: unit_comparison(m, dataset, f"K={k}", units[m], units[FULL]) for m in present}))
             if motion:
@@ -76,7 +79,7 @@ def _b2n_columns(records: list[dict]) -> list[Column]:
             continue
         methods = [FULL, *present]
         summary = {m: b2n_summary(data[(m, dataset)]) for m in methods}
-        motion = _has_direction(o for m in methods for pair in data[(m, dataset)].values() for o in pair)
+        motion = has_direction(o for m in methods for pair in data[(m, dataset)].values() for o in pair)
         comps = {m: {c.column: c for c in b2n_comparisons(m, dataset, data[(m, dataset)], data[(FULL, dataset)],
                                                           motion)} for m in present}
         cols = [("B", "base"), ("N", "novel"), ("HM", "hm")] + ([("B direction", None), ("N direction", None)]
@@ -98,9 +101,9 @@ def _zs_columns(records: list[dict]) -> list[Column]:
                 continue
             units = {m: {(sp, sd): o for sp, by_seed in data[(m, source)][target].items() for sd, o in by_seed.items()}
                      for m in [FULL, *present]}
-            nested = {m: [[data[(m, source)][target][sp][sd] for sd in _sort_units(data[(m, source)][target][sp])]
-                          for sp in _sort_units(data[(m, source)][target])] for m in units}
-            motion = _has_direction(o for u in units.values() for o in u.values())
+            nested = {m: [[data[(m, source)][target][sp][sd] for sd in sort_units(data[(m, source)][target][sp])]
+                          for sp in sort_units(data[(m, source)][target])] for m in units}
+            motion = has_direction(o for u in units.values() for o in u.values())
             row = f"{source} → {target}"
             out.append(Column("zero_shot", row, "mean over splits", motion,
                               {m: nested_mean(n) for m, n in nested.items()},
@@ -196,7 +199,7 @@ def build_ablations(by_protocol: dict[str, list[dict]], notes: list[str] | None 
         return None
     variants = sorted({m for c in columns for m in c.values if m != FULL})
     comparisons = [c.comparisons[m] for c in columns for m in variants if c.comparisons.get(m)]
-    _apply_holm(comparisons)
+    apply_holm(comparisons)
 
     header = ["method"] + [c.name for c in columns]
     rows, csv_rows = [], []

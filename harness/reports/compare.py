@@ -11,9 +11,9 @@ from pathlib import Path
 
 from . import stats
 from ..errors import HarnessError, closest
-from .protocols import outcome
+from .outcomes import outcome
 from .render import fmt_p, pct
-from .tables import load_records
+from .loading import load_records
 
 RESAMPLES = stats.DEFAULT_RESAMPLES
 

@@ -6,7 +6,7 @@ should beat ``clip`` there (the positive control: a difference known to be there
 ones cannot beat chance on direction-within-pair (the negative control: none can be there). Each row shows what
 the method learned on its own training list (train top-1, test views), its test top-1 and direction with 95 %
 CIs, and the exact McNemar test against ``clip`` on the same videos, Holm-adjusted over the methods of the
-column. Values and tests come from the functions the protocol tables use (harness.reports.protocols).
+column. Values and tests come from the functions the protocol tables use (harness.reports.outcomes, .comparisons).
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from .protocols import _apply_holm, _has_direction, _sort_units, direction_mean, few_shot_data, seed_mean, \
-    unit_comparison
+from .comparisons import apply_holm, unit_comparison
+from .few_shot import few_shot_data
+from .outcomes import direction_mean, has_direction, seed_mean, sort_units
 from .render import DASH, MARK, Table, csv_num, csv_p, fmt_p, pct_ci
 
 BASELINE = "clip"
@@ -51,7 +52,7 @@ def build_controls(records: list[dict], is_variant=lambda method: False) -> Tabl
     for dataset in sorted({d for _, d in data}):
         base = data.get((BASELINE, dataset), {})
         for k in sorted(base):
-            if not _has_direction(base[k].values()):
+            if not has_direction(base[k].values()):
                 continue
             methods = sorted(m for m, d in data if d == dataset and m != BASELINE and not is_variant(m)
                              and k in data[(m, dataset)])
@@ -65,7 +66,7 @@ def build_controls(records: list[dict], is_variant=lambda method: False) -> Tabl
         ref = data[(BASELINE, dataset)][k]
         for method in [BASELINE, *methods]:
             units = data[(method, dataset)][k]
-            outs = [units[s] for s in _sort_units(units)]
+            outs = [units[s] for s in sort_units(units)]
             top1, direction = seed_mean(outs), direction_mean(outs)
             comp = dcomp = None
             if method != BASELINE:
@@ -73,7 +74,7 @@ def build_controls(records: list[dict], is_variant=lambda method: False) -> Tabl
                 dcomp = unit_comparison(method, dataset, f"K={k} direction", units, ref, direction=True)
                 comparisons += [c for c in (comp,) if c is not None]
             cells.append((dataset, k, method, top1, direction, comp, dcomp))
-    _apply_holm(comparisons)
+    apply_holm(comparisons)
     header = ["dataset", "K", "method", "train top-1", "test top-1 [95% CI]", f"≥ {CHANCE_MULTIPLE}× chance",
               f"Δ vs {BASELINE} (pp)", "McNemar p", "Holm p", "direction-in-pair [95% CI]", "direction McNemar p"]
     for dataset, k, method, top1, direction, comp, dcomp in cells:

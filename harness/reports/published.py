@@ -1,12 +1,14 @@
 """Published numbers (top-1 %, ViT-B/16) from ../shared/docs/methods.md §4.1–4.3, kept as data.
 
-Why a module and not a table file: tables.py renders these into results/published.* and nowhere else, so
-published and measured numbers never share a table. ``source`` is the doc's source cell verbatim; ``note``
+Why a module and not a table file: ``build_published`` renders these into results/published.* and nowhere
+else, so published and measured numbers never share a table. ``source`` is the doc's source cell verbatim; ``note``
 carries the doc's caveats. ``frames``/``size`` are None where the doc row does not state the input.
 
 Value keys per protocol: zero_shot {top1, std}; base2novel {base, novel, hm}; few_shot {2, 4, 8, 16}.
 """
 from __future__ import annotations
+
+from .render import DASH, Table
 
 ZERO_SHOT, BASE2NOVEL, FEW_SHOT = "zero_shot", "base2novel", "few_shot"
 
@@ -97,3 +99,29 @@ def published(protocol: str | None = None) -> list[dict]:
     order = {ZERO_SHOT: 0, BASE2NOVEL: 1, FEW_SHOT: 2}
     rows = [r for r in PUBLISHED if protocol is None or r["protocol"] == protocol]
     return sorted(rows, key=lambda r: (order[r["protocol"]], r["method"], r["dataset"]))
+
+
+def build_published() -> Table:
+    header = ["protocol", "method", "dataset", "top-1 %", "input (frames×size)", "source", "note"]
+    rows, csv_rows = [], []
+    for r in published():
+        v = r["values"]
+        if r["protocol"] == "zero_shot":
+            shown = f"{v['top1']:.1f}" + (f" ± {v['std']:.1f}" if v.get("std") is not None else "")
+        elif r["protocol"] == "base2novel":
+            shown = " / ".join(f"{v[k]:.1f}" for k in ("base", "novel", "hm"))
+        else:
+            shown = " / ".join(DASH if v[k] is None else f"{v[k]:.1f}" for k in (2, 4, 8, 16))
+        size = f"{r['frames']}×{r['size']}" if r["frames"] else DASH
+        rows.append([r["protocol"], r["method"], r["dataset"], shown, size, r["source"], r["note"]])
+        get = lambda key: "" if v.get(key) is None else f"{v[key]:.1f}"  # noqa: E731
+        csv_rows.append([r["protocol"], r["method"], r["dataset"], get("top1"), get("std"), get("base"),
+                         get("novel"), get("hm"), get(2), get(4), get(8), get(16), str(r["frames"] or ""),
+                         str(r["size"] or ""), r["source"], r["note"]])
+    notes = ["PUBLISHED, NOT MEASURED HERE: copied from ../shared/docs/methods.md §4.1–4.3 "
+             "(harness/reports/published.py); never mixed into the measured tables.",
+             "zero_shot: mean (± std) over the 3 target splits, trained on K-400; base2novel: B / N / HM, "
+             "seed-averaged; few_shot: K = 2 / 4 / 8 / 16. ViT-B/16. Input — where the source does not state it."]
+    return Table("published", "Published numbers (published, not measured here), top-1 %", header, rows,
+                 ["protocol", "method", "dataset", "top1", "std", "base", "novel", "hm", "k2", "k4", "k8", "k16",
+                  "frames", "size", "source", "note"], csv_rows, notes, origin="harness/reports/published.py")
