@@ -11,6 +11,6 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-from .methods_registry import register_method  # noqa: E402  (public API for plugins)
+from .models.methods_registry import register_method  # noqa: E402  (public API for plugins)
 
 __all__ = ["register_method", "__version__"]

@@ -14,9 +14,10 @@ import warnings
 from .errors import HarnessError
 
 #: command modules, in the order ``--help`` lists them
-COMMAND_MODULES = ("harness.commands.run", "harness.commands.listing", "harness.tables", "harness.compare",
-                   "harness.profile", "harness.audit", "harness.prepare", "harness.sweep", "harness.bench",
-                   "harness.commands.convert", "harness.commands.reproduce", "harness.commands.tune")
+COMMAND_MODULES = ("harness.commands.run", "harness.commands.listing", "harness.reports.tables",
+                   "harness.reports.compare", "harness.models.profile", "harness.data.audit", "harness.data.prepare",
+                   "harness.engine.sweep", "harness.engine.bench", "harness.commands.convert",
+                   "harness.commands.reproduce", "harness.commands.tune")
 
 
 class OneLineParser(argparse.ArgumentParser):

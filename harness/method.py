@@ -4,7 +4,7 @@ CLIP, with a switchable class set and cached text features.
 Subclasses override what their official code changes: ``video_embeddings`` (temporal modelling),
 ``encode_text`` (text-side modules), ``logits`` (video-conditioned text), ``loss`` and ``param_groups``.
 At test time scores are ``scores_from_encoding(video_encoding(videos))``: the first half does not depend on
-the class set, so the runner can reuse it across repeated evaluations (:mod:`harness.feature_cache`).
+the class set, so the runner can reuse it across repeated evaluations (:mod:`harness.models.feature_cache`).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 
-from .backbones import create_clip, get_tokenizer, preprocess_cfg
-from .preprocess import VideoPreprocessor
+from .models.backbones import create_clip, get_tokenizer, preprocess_cfg
+from .models.preprocess import VideoPreprocessor
 
 NORMALISATION = {
     # CLIP's own statistics (ActionCLIP, EZ-CLIP, the frozen baseline) and ImageNet's (X-CLIP, ViFi-CLIP).
@@ -185,7 +185,7 @@ class VideoCLIPMethod(BaseModel):
         whenever ``refresh`` is asked (the runner refreshes it at the start of every evaluation, so weights
         changed any other way can never be served stale encodings)."""
         if refresh or self._weights_fingerprint is None:
-            from .feature_cache import weights_fingerprint
+            from .models.feature_cache import weights_fingerprint
 
             self._weights_fingerprint = weights_fingerprint(self)
         return self._weights_fingerprint
@@ -203,7 +203,7 @@ class VideoCLIPMethod(BaseModel):
 
     def _keyed_step(self, step, data):
         if self.feature_cache is not None:
-            from .feature_cache import batch_key
+            from .models.feature_cache import batch_key
 
             self._batch_key = batch_key(data["inputs"])
         try:
@@ -242,7 +242,7 @@ class VideoCLIPMethod(BaseModel):
     OFFICIAL_SIGNATURE: tuple[str, ...] = ()
 
     def official_layout(self):
-        """How the authors' code saves this method (``harness.checkpoints.OfficialLayout``), for the options
+        """How the authors' code saves this method (``harness.models.checkpoints.OfficialLayout``), for the options
         this model was built with; None when the method has no official checkpoints."""
         return None
 

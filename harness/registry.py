@@ -3,7 +3,7 @@
 
 Every registry is a child of mmengine's root, so mmengine's own hooks, loops, optimizers and schedulers
 resolve from here; mmaction2's datasets, transforms and metrics are re-registered into this scope by
-:mod:`harness.data.pipeline` and :mod:`harness.metrics` (``mmaction.models`` is never imported: it is broken
+:mod:`harness.data.pipeline` and :mod:`harness.engine.metrics` (``mmaction.models`` is never imported: it is broken
 in the 1.2.0 wheel).
 """
 from mmengine import registry as _root
@@ -17,8 +17,8 @@ _NODES = dict(RUNNERS="runner", RUNNER_CONSTRUCTORS="runner constructor", LOOPS=
               TASK_UTILS="task util", VISUALIZERS="visualizer", VISBACKENDS="vis_backend",
               LOG_PROCESSORS="log_processor", INFERENCERS="inferencer", FUNCTIONS="function")
 _LOCATIONS = dict(DATASETS=["harness.data.pipeline"], TRANSFORMS=["harness.data.pipeline"],
-                  METRICS=["harness.metrics"], HOOKS=["harness.hooks"],
-                  OPTIM_WRAPPER_CONSTRUCTORS=["harness.optim"])
+                  METRICS=["harness.engine.metrics"], HOOKS=["harness.engine.hooks"],
+                  OPTIM_WRAPPER_CONSTRUCTORS=["harness.engine.optim"])
 
 for _name, _node in _NODES.items():
     globals()[_name] = Registry(_node, parent=getattr(_root, _name), scope="harness",

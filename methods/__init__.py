@@ -1,1 +1,1 @@
-"""One module per method; each is registered lazily by name in :mod:`harness.methods_registry`."""
+"""One module per method; each is registered lazily by name in :mod:`harness.models.methods_registry`."""

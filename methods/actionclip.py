@@ -235,7 +235,7 @@ class ActionCLIP(VideoCLIPMethod):
         weights, ``convert_weights``), the fusion head ``visual_prompt`` wrapped in DataParallel (``module.``).
         Its ``Transf`` blocks sit in ``transformer.resblocks`` (here ``fusion.transformer``); its
         ``frame_position_embeddings`` exists for every head but ``meanP`` and is used by ``Transf`` only."""
-        from harness.checkpoints import OPENAI_CLIP, OfficialLayout, Section, openai_fp16, rules
+        from harness.models.checkpoints import OPENAI_CLIP, OfficialLayout, Section, openai_fp16, rules
 
         kind = self.fusion.kind
         fusion_rules = {"meanP": (), "Conv1D": (("shift.", "fusion.shift."),),

@@ -28,7 +28,7 @@ class FrozenCLIP(VideoCLIPMethod):
     def official_layout(self):
         """The frozen baseline's official weights are OpenAI's CLIP state dict (names kept by open_clip under
         ``clip.``). OpenAI's released ``.pt`` files are TorchScript archives: give those with --pretrained."""
-        from harness.checkpoints import OPENAI_CLIP, OfficialLayout, Section, openai_fp16
+        from harness.models.checkpoints import OPENAI_CLIP, OfficialLayout, Section, openai_fp16
 
         return OfficialLayout(
             method="clip", name="OpenAI CLIP state dict", source="openai/CLIP: clip/model.py (CLIP.state_dict)",

@@ -289,7 +289,7 @@ class EZCLIP(VideoCLIPMethod):
         of the bare CLIP (``clip/model.py``): OpenAI names plus ``visual.transformer.T_prompt_embeddings``,
         ``*.Adapter.D_fc{1,2}`` and ``visual.temporal_embedding`` — the harness keeps those names under ``clip.``.
         Trained on the GPU with ``convert_weights``: Linear/Conv/attention weights in fp16."""
-        from harness.checkpoints import OPENAI_CLIP, OfficialLayout, Section, openai_fp16
+        from harness.models.checkpoints import OPENAI_CLIP, OfficialLayout, Section, openai_fp16
 
         return OfficialLayout(
             method="ezclip", name="EZ-CLIP train.py checkpoint",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.augment import cutmix_mixup, smoothed_one_hot  # noqa: F401  (re-exported)
+from harness.models.augment import cutmix_mixup, smoothed_one_hot  # noqa: F401  (re-exported)
 import torch.nn.functional as F
 
 from harness.errors import HarnessError
@@ -72,7 +72,7 @@ class ViFiCLIP(VideoCLIPMethod):
         ``text_encoder`` = the CLIP text transformer, ``positional_embedding``, ``ln_final`` and
         ``text_projection``; ``logit_scale``; ``prompt_learner.complete_text_embeddings`` = the training class
         names' prompts embedded once with the frozen token table, which is itself not in the file."""
-        from harness.checkpoints import OfficialLayout, Section, rules
+        from harness.models.checkpoints import OfficialLayout, Section, rules
 
         prompts = "the prompt token embeddings of the training class names, fixed at build time (the official " \
                   "loader deletes them too); the harness embeds the current class names"

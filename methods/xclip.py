@@ -25,7 +25,7 @@ from collections import OrderedDict
 
 import torch
 
-from harness.augment import cutmix_mixup, smoothed_one_hot
+from harness.models.augment import cutmix_mixup, smoothed_one_hot
 import torch.nn.functional as F
 from torch import nn
 
@@ -296,7 +296,7 @@ class XCLIP(VideoCLIPMethod):
         model is ``models/xclip.py: XCLIP`` (a CLIP subclass): OpenAI names, the cross-frame blocks' ``message_*``
         inside ``visual.transformer.resblocks``, and ``mit``, ``prompts_generator``, ``prompts_visual_ln``,
         ``prompts_visual_proj`` at the top — the same names as here. fp32 weights (apex AMP O1)."""
-        from harness.checkpoints import OfficialLayout, Section, rules
+        from harness.models.checkpoints import OfficialLayout, Section, rules
 
         return OfficialLayout(
             method="xclip", name="X-CLIP main.py checkpoint",

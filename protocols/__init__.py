@@ -1,1 +1,1 @@
-"""Protocol and dataset definitions as versioned data (YAML); see :mod:`harness.protocols`."""
+"""Protocol and dataset definitions as versioned data (YAML); see :mod:`harness.engine.protocols`."""

@@ -1,4 +1,4 @@
-"""The audit (harness.audit): class overlap, label/name mismatches, duplicates; on synthetic and real files."""
+"""The audit (harness.data.audit): class overlap, label/name mismatches, duplicates; on synthetic and real files."""
 from __future__ import annotations
 
 import argparse
@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import audit
-from harness.audit import (
-    AuditReport,
-    audit_dataset,
-    audit_protocol,
-    class_from_path,
-    class_overlap,
-    compare_names,
-)
+from harness.data import audit
+from harness.data.audit import AuditReport, audit_dataset, audit_protocol
+from harness.data.class_names import class_from_path, class_overlap, compare_names
 from harness.data.catalog import load_dataset
 from harness.data.formats import read_class_names
 from harness.errors import HarnessError

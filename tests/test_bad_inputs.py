@@ -46,7 +46,7 @@ def _warm_caches():
     """The first command on a fresh machine also prints one-time generation lines (embedded benchmark, toy CLIP);
     they are made here so every case sees only its own error, whichever test ran first."""
     from harness.data.embedded import ensure_embedded
-    from harness.toyclip import ensure_toy_clip
+    from harness.models.toyclip import ensure_toy_clip
 
     ensure_embedded()
     ensure_toy_clip()
@@ -298,7 +298,7 @@ def empty_hub_cache(tmp_path, monkeypatch):
 
 
 def _offline():
-    from harness.backbones import _hub_reachable
+    from harness.models.backbones import _hub_reachable
 
     if _hub_reachable("https://huggingface.co"):
         pytest.skip("huggingface.co is reachable here: a hub tag would really download")
@@ -308,7 +308,7 @@ def _offline():
 def test_hub_tag_offline_fails_fast_in_one_line(backbone, tag, empty_hub_cache, files, capfd):
     """Used to take ~1 min and print ~45 lines of huggingface-hub retry warnings before the one line."""
     _offline()
-    from harness.backbones import check_backbone
+    from harness.models.backbones import check_backbone
 
     check_backbone(backbone)  # imports open_clip: start-up cost, not the hub's
     started = time.perf_counter()
@@ -319,7 +319,7 @@ def test_hub_tag_offline_fails_fast_in_one_line(backbone, tag, empty_hub_cache, 
 
 def test_hub_tag_in_the_local_cache_loads_without_any_request(empty_hub_cache, monkeypatch, capfd):
     """Weights already in the hub cache are used offline; here a corrupt cached file, so the one line names it."""
-    from harness import backbones
+    from harness.models import backbones
 
     snapshot = empty_hub_cache / "models--timm--vit_base_patch16_clip_224.openai" / "snapshots" / ("0" * 40)
     snapshot.mkdir(parents=True)
@@ -336,7 +336,7 @@ def test_hub_tag_in_the_local_cache_loads_without_any_request(empty_hub_cache, m
 
 def test_list_separates_backbones_whose_packages_are_missing(capfd):
     """Every backbone `list` offers as usable passes the check; every other one is refused naming its install."""
-    from harness.backbones import check_backbone
+    from harness.models.backbones import check_backbone
     from harness.errors import HarnessError
 
     assert main(["list", "backbones"]) == 0

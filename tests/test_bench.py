@@ -6,7 +6,7 @@ import json
 
 import decord
 
-from harness import bench
+from harness.engine import bench
 from harness.data.fullsize import FRAMES, HEIGHT, WIDTH, ensure_fullsize_clips
 from tests.conftest import REPO, cli_in_process
 

@@ -1,4 +1,4 @@
-"""harness.compare: figures equal the stats functions; refuses incomparable runs; CLI by run_id and path."""
+"""harness.reports.compare: figures equal the stats functions; refuses incomparable runs; CLI by run_id and path."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import json
 import pytest
 
 import fake_records as fake
-from harness import compare, stats
+from harness.reports import compare, stats
 from harness.errors import HarnessError
 
 
@@ -90,7 +90,8 @@ def test_cli_unknown_run_id(tmp_path):
 
 def test_compare_finds_a_user_run_and_a_reference_run_by_id(tmp_path, monkeypatch, capsys):
     """Without --records, run ids are looked up in the user's records, then in the committed reference."""
-    from harness import compare as compare_module, paths
+    from harness import paths
+    from harness.reports import compare as compare_module
 
     user, reference = tmp_path / "user", tmp_path / "reference"
     rec_a, rec_b = _b2n("ezclip"), _b2n("clip")

@@ -1,6 +1,6 @@
 import pytest
 
-from harness.config import build_config, parse_cfg_options
+from harness.engine.config import build_config, parse_cfg_options
 from harness.errors import HarnessError
 
 
@@ -40,9 +40,9 @@ def test_checkpoint_selection_never_on_test():
 
 
 def test_ablation_variants_are_configs_of_their_base():
-    from harness.config import build_config
-    from harness.methods_registry import list_methods, method_class
-    from harness.records import make_run_id
+    from harness.engine.config import build_config
+    from harness.models.methods_registry import list_methods, method_class
+    from harness.engine.records import make_run_id
 
     full = build_config("ezclip", embedded=True)
     for variant, key in [("ezclip-no-prompts", "prompts"), ("ezclip-no-motion-loss", "motion_loss"),
@@ -58,8 +58,8 @@ def test_ablation_variants_are_configs_of_their_base():
 
 
 def test_a_variant_with_an_unknown_model_key_is_refused(tmp_path, monkeypatch):
-    from harness import methods_registry
-    from harness.config import build_config
+    from harness.models import methods_registry
+    from harness.engine.config import build_config
 
     bad = tmp_path / "ezclip-typo.yaml"
     bad.write_text("variant_of: ezclip\nmodel: {motion_los: false}\n")
@@ -70,8 +70,8 @@ def test_a_variant_with_an_unknown_model_key_is_refused(tmp_path, monkeypatch):
 
 
 def test_eval_limit_changes_the_run_id_only_when_set():
-    from harness.config import identity_config
-    from harness.records import make_run_id
+    from harness.engine.config import identity_config
+    from harness.engine.records import make_run_id
 
     default = build_config("clip", embedded=True)
     limited = build_config("clip", embedded=True, cfg_options=["eval.limit=40"])
@@ -82,7 +82,7 @@ def test_eval_limit_changes_the_run_id_only_when_set():
 
 
 def test_limited_evaluation_takes_evenly_spaced_videos_and_says_so(tmp_path):
-    from harness.runner import run
+    from harness.engine.runner import run
 
     record = run("clip", "few_shot", datasets=["toy-temporal"], shots=[2], cfg_options=["eval.limit=40"],
                  records_dir=str(tmp_path / "r"), work_dir=str(tmp_path / "w"))[0]
@@ -94,7 +94,7 @@ def test_limited_evaluation_takes_evenly_spaced_videos_and_says_so(tmp_path):
 
 def test_exponent_without_dot_is_a_float():
     """YAML 1.1 would read ``lr=1e-4`` as the string '1e-4' and the type check would refuse it."""
-    from harness.config import parse_cfg_options
+    from harness.engine.config import parse_cfg_options
 
     parsed = parse_cfg_options(["train.optimizer.lr=1e-4", "x=-3E2", "name=1e", "n=7"])
     assert parsed == {"train": {"optimizer": {"lr": 1e-4}}, "x": -300.0, "name": "1e", "n": 7}
@@ -102,7 +102,7 @@ def test_exponent_without_dot_is_a_float():
 
 def test_embedded_schedule_of_one_protocol_on_one_dataset():
     """``embedded.units["few_shot/toy-temporal"]`` applies to that unit only; --cfg-options still win."""
-    from harness.config import build_config, embedded_units
+    from harness.engine.config import build_config, embedded_units
 
     assert "few_shot/toy-temporal" in embedded_units("xclip")
     assert build_config("xclip", True, unit="few_shot/toy-temporal")["train"]["epochs"] == 40
@@ -115,7 +115,7 @@ def test_embedded_schedule_of_one_protocol_on_one_dataset():
 def test_auto_keys_take_true_or_false():
     """``backbone.quick_gelu`` is "auto" by default; true / false override it (an official checkpoint's
     automatic QuickGELU can be switched off)."""
-    from harness.config import build_config
+    from harness.engine.config import build_config
 
     assert build_config("clip", True, ["backbone.quick_gelu=false"])["backbone"]["quick_gelu"] is False
     assert build_config("clip", True, ["backbone.quick_gelu=true"])["backbone"]["quick_gelu"] is True

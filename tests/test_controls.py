@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from harness import tables
+from harness.reports import tables
 from tests import fake_records as fake
 
 N = 200  # 5 classes (fake_records): chance 20 %, 3× chance 60 %

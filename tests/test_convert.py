@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from harness.cli import main
-from harness.config import build_config
-from harness.methods_registry import method_class
+from harness.engine.config import build_config
+from harness.models.methods_registry import method_class
 
 CLASSES = ["jumping jacks", "waving hands", "sliding left", "spinning"]
 DESCRIPTIONS = {name: f"a person is {name} in front of the camera" for name in CLASSES}
@@ -367,7 +367,7 @@ def test_download_addresses_are_refused(source, tmp_path, capfd):
 
 def test_untrusted_classes_in_the_file_never_run(models, tmp_path):
     """X-CLIP / ViFi-CLIP pickle their config object; reading the file must not construct it."""
-    from harness.checkpoints.reading import load_untrusted
+    from harness.models.checkpoints.reading import load_untrusted
 
     official = official_xclip(models["xclip"].state_dict())
     official["config"] = Exploding()
@@ -386,7 +386,7 @@ def test_run_evaluates_an_official_file_directly_and_records_its_format(models, 
     file's sha256 and (for DST) the official file it came from."""
     import json
 
-    from harness.preflight import file_sha256
+    from harness.engine.preflight import file_sha256
 
     monkeypatch.setenv("HARNESS_WORK_DIR", str(tmp_path / "work"))
     official = _save(tmp_path, OFFICIAL["xclip"](models["xclip"].state_dict()), "xclip_official.pth")
@@ -438,7 +438,7 @@ def test_reproduce_on_real_clips_prints_measured_vs_published(models, tmp_path, 
                      r"the CI: (yes|no)$", line.strip()), line
     record = json.loads(next((tmp_path / "records").rglob("*.json")).read_text())
     assert record["reproduction"]["release"] == "ezclip-zs-k400"
-    assert record["reproduction"]["published"] == dict(module="harness.published", method="ezclip",
+    assert record["reproduction"]["published"] == dict(module="harness.reports.published", method="ezclip",
                                                        protocol="zero_shot", dataset="ucf101")
     assert record["config"]["model"]["frames"] == 8 and record["config"]["model"]["text"]["source"] == "descriptions"
     assert record["checkpoint"]["format"] == "EZ-CLIP train.py checkpoint"
@@ -447,8 +447,8 @@ def test_reproduce_on_real_clips_prints_measured_vs_published(models, tmp_path, 
 
 def test_measured_intervals_and_the_published_comparison():
     """The comparison arithmetic on hand-made records: a zero-shot mean over splits, base-to-novel HM."""
-    from harness.releases import RELEASES
-    from harness.reproduce import comparison_lines, measure
+    from harness.models.checkpoints.releases import RELEASES
+    from harness.engine.reproduce import comparison_lines, measure
 
     def evaluation(name, correct):
         return {"name": name, "predictions": [{"pred": 1, "label": 1 if c else 0} for c in correct]}
@@ -471,8 +471,8 @@ def test_measured_intervals_and_the_published_comparison():
 
 def test_every_release_names_its_host_and_a_reproducible_setting():
     from harness.data.catalog import list_datasets
-    from harness.published import published
-    from harness.releases import PUBLISHED_KEY, RELEASES
+    from harness.reports.published import published
+    from harness.models.checkpoints.releases import PUBLISHED_KEY, RELEASES
 
     datasets = set(list_datasets())
     for release in RELEASES:
@@ -488,7 +488,7 @@ def test_every_release_names_its_host_and_a_reproducible_setting():
 def test_tables_keep_released_checkpoints_in_a_row_of_their_own():
     """An evaluation of a released checkpoint must not supersede (or be superseded by) the user's own run of the
     same unit in the tables: it is the row 'M (released)'."""
-    from harness.tables import table_method
+    from harness.reports.loading import table_method
 
     assert table_method({"method": "ezclip", "checkpoint": None}) == "ezclip"
     assert table_method({"method": "ezclip", "checkpoint": {"format": "harness state dict"}}) == "ezclip"
@@ -500,14 +500,15 @@ def test_tables_keep_released_checkpoints_in_a_row_of_their_own():
 
 
 def test_readme_lists_every_release_with_a_command_that_resolves_to_it():
-    """README's released-checkpoint table is harness.releases.readme_table() verbatim, and each command in it
-    parses and picks exactly the release of its row (no 'say which with --protocol' for a documented command)."""
+    """README's released-checkpoint table is harness.models.checkpoints.releases.readme_table() verbatim, and each
+    command in it parses and picks exactly the release of its row (no 'say which with --protocol' for a documented
+    command)."""
     import shlex
 
     from conftest import REPO
 
     from harness.cli import build_parser
-    from harness.releases import choose_release, readme_table
+    from harness.models.checkpoints.releases import choose_release, readme_table
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     block = re.search(r"<!-- releases:begin[^\n]*-->\n(.*?)\n<!-- releases:end -->", readme, re.S).group(1)

@@ -164,7 +164,7 @@ def test_descriptions_fit_the_toy_context(bench):
 
     import open_clip
 
-    from harness import toyclip
+    from harness.models import toyclip
     from harness.data.formats import read_descriptions
 
     toyclip.register_toy_config()

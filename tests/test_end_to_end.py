@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import cli_in_process
-from harness.runner import run
+from harness.engine.runner import run
 
 FAST = ["train.epochs=1", "train.warmup_epochs=0", "eval.limit=48", "runtime.train_eval_videos=32"]  # smoke-sized
 # every method × every protocol checks the plumbing, not accuracy: 4 frames (ViFi-CLIP's own config has 32),
@@ -77,7 +77,7 @@ def test_toy_clip_zero_shot_beats_chance_by_3x(tmp_path):
 
 def test_plugin_method_registered_from_outside_runs_end_to_end(tmp_path, capfd, monkeypatch):
     """In-process (tests/test_readme.py runs a plugin in a fresh process); the registration is undone after."""
-    from harness import methods_registry
+    from harness.models import methods_registry
 
     plugin = "tests.plugins.frame_weights"
     monkeypatch.setattr(methods_registry, "_METHODS", dict(methods_registry._METHODS))

@@ -1,4 +1,4 @@
-"""Video-encoding reuse (harness/feature_cache.py): a hit only for the same batch content and the same weights,
+"""Video-encoding reuse (harness/models/feature_cache.py): a hit only for the same batch content and the same weights,
 and a hit gives exactly what the model computes."""
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 from mmaction.structures import ActionDataSample
 
-from harness.config import build_config, identity_config
-from harness.feature_cache import FeatureCache, batch_key, weights_fingerprint
-from harness.records import make_run_id
+from harness.engine.config import build_config, identity_config
+from harness.models.feature_cache import FeatureCache, batch_key, weights_fingerprint
+from harness.engine.records import make_run_id
 from methods.clip import FrozenCLIP
 from methods.xclip import XCLIP
 

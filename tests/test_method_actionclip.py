@@ -13,7 +13,7 @@ from mmaction.structures import ActionDataSample
 
 from harness.errors import HarnessError
 from harness.method import NORMALISATION, kl_contrastive_loss
-from harness.methods_registry import method_config_path
+from harness.models.methods_registry import method_config_path
 from methods.actionclip import ACTIONCLIP_TEMPLATES, FUSION_TYPES, ActionCLIP, FrameFusion
 
 TOY = dict(name="toy-vit", pretrained="none")

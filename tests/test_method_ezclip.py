@@ -23,7 +23,7 @@ TOY = dict(name="toy-vit", pretrained="none")
 def _toy_width() -> int:
     import json
 
-    from harness.toyclip import CONFIG_PATH
+    from harness.models.toyclip import CONFIG_PATH
 
     return json.loads(CONFIG_PATH.read_text())["vision_cfg"]["width"]
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from mmaction.structures import ActionDataSample
 from mmengine.logging import MessageHub
 
-from harness.profile import profile_method
+from harness.models.profile import profile_method
 from methods.froster import AVERAGE_KEY, FROSTER, NeighbourFrameBlock, TEMPLATES, neighbour_frame_attention
 
 TOY = dict(name="toy-vit", pretrained="none")
@@ -264,5 +264,5 @@ def test_vit_b16_parameters_and_gmacs(b16_profile):
     assert b16_profile["gmacs_per_view"] == pytest.approx(expected, abs=1e-3)
     assert b16_profile["gmacs_per_view"] == pytest.approx(151.95, abs=0.01)
     frame_wise = analytic_visual_macs(768, 12, 16, 224, 512, 8, neighbour_keys=1) / 1e9
-    assert frame_wise == pytest.approx(140.5, abs=0.1)  # the plain CLIP reference of harness/profile.py
+    assert frame_wise == pytest.approx(140.5, abs=0.1)  # the plain CLIP reference of harness/models/profile.py
     assert b16_profile["text_gmacs"] == pytest.approx(2.98, abs=0.01)

@@ -14,7 +14,7 @@ from mmaction.structures import ActionDataSample
 from mmengine.logging import MessageHub
 
 from harness.errors import HarnessError
-from harness.profile import profile_method
+from harness.models.profile import profile_method
 from methods.openvclip import TEMPLATES, NeighbourFrameBlock, OpenVCLIP, neighbour_attention_extra_macs
 
 TOY = dict(name="toy-vit", pretrained="none")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import cli_in_process
-from harness import hooks
+from harness.engine import hooks
 from harness.errors import HarnessError
-from harness.runner import run
+from harness.engine.runner import run
 
 FAST = ["train.epochs=3", "train.warmup_epochs=0", "train.batch_size=8", "eval.limit=40"]
 UNIT = dict(protocol_name="few_shot", datasets=["toy-temporal"], shots=[2])
@@ -215,7 +215,7 @@ def test_a_checkpoint_of_another_method_is_refused_before_evaluating(trained, tm
 
 
 def test_console_names_the_first_skipped_videos_and_counts_the_rest():
-    from harness.runner import _skipped_line
+    from harness.engine.unit import _skipped_line
 
     skipped = [dict(video=f"bad{i}.mp4", reason=f"decode error: truncated stream number {i}") for i in range(5)]
     line = _skipped_line(skipped)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.metrics import VideoPredictionMetric
-from harness.pairs import reversal_partners
+from harness.engine.metrics import VideoPredictionMetric
+from harness.data.pairs import reversal_partners
 
 
 def test_partners_of_the_embedded_temporal_classes_and_of_ssv2_like_names():

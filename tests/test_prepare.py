@@ -1,4 +1,4 @@
-"""``python -m harness prepare`` (harness.prepare): expected vs found videos, missing list, absent files."""
+"""``python -m harness prepare`` (harness.data.prepare): expected vs found videos, missing list, absent files."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import prepare
+from harness.data import prepare
 from harness.data.catalog import VideoIndex, load_dataset
 from harness.errors import HarnessError
 from harness.paths import shared_data_dir
@@ -123,7 +123,7 @@ def test_real_hmdb_lists_against_a_class_folder_tree(tmp_path, name, root):
     if not files_root.is_dir():
         pytest.skip(f"{files_root} absent")
     defn = load_dataset(name, files_root=files_root, video_root=tmp_path)
-    from harness.audit import class_from_path
+    from harness.data.class_names import class_from_path
 
     names = defn.class_names()
     videos = {p for p, _ in defn.split("test1").entries}  # split-1 test (both layouts have it)

@@ -1,4 +1,4 @@
-"""harness.profile: exact GMACs (engineering.md §3) and the ``profile`` command."""
+"""harness.models.profile: exact GMACs (engineering.md §3) and the ``profile`` command."""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from harness import profile
-from harness.profile import count_gmacs, profile_method
+from harness.models import profile
+from harness.models.profile import count_gmacs, profile_method
 from methods.clip import FrozenCLIP
 
 
@@ -73,7 +73,7 @@ def test_profile_command(capsys):
     assert args.func(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["method"] == "vificlip" and result["frames"] == 2 and result["input_size"] == 32
-    from harness.backbones import create_clip
+    from harness.models.backbones import create_clip
 
     table = create_clip("toy-vit", pretrained="none").token_embedding.weight.numel()
     assert result["trainable_params"] == result["total_params"] - table  # only the token table is frozen

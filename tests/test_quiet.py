@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import glob
 
-from harness.runner import run
+from harness.engine.runner import run
 
 
 def _train(tmp_path, *options, force=False):
@@ -32,7 +32,7 @@ def test_untrained_zero_shot_is_filed_under_the_evaluated_dataset(tmp_path):
     """Frozen CLIP on a custom dataset never sees the zero-shot source: its record sits under ``custom``, and the
     summary's source column says it was not trained (not the default source's name)."""
     from harness.data.embedded import ensure_embedded
-    from harness.summary import summarize
+    from harness.engine.summary import summarize
 
     root = ensure_embedded() / "toy-target-a"
     videos = sorted(root.rglob("*.mp4"))[:6]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import fake_records as fake
-from harness import tables
+from harness.reports import tables
 
 
 def _snapshot(results: Path) -> dict:

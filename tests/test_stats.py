@@ -1,4 +1,4 @@
-"""harness.stats against hand-computed values, brute force and scipy reference implementations."""
+"""harness.reports.stats against hand-computed values, brute force and scipy reference implementations."""
 from __future__ import annotations
 
 import itertools
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from harness import stats
+from harness.reports import stats
 
 
 def _binary(n: int, k: int, seed: int) -> np.ndarray:

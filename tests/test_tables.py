@@ -1,4 +1,4 @@
-"""harness.tables on fabricated records: hand-computed cells, reproducibility, marks, dedup, outputs."""
+"""harness.reports.tables on fabricated records: hand-computed cells, reproducibility, marks, dedup, outputs."""
 from __future__ import annotations
 
 import argparse
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import fake_records as fake
-from harness import stats, tables
+from harness.reports import loading, plots, stats, tables
 from harness.errors import HarnessError
-from harness.published import PUBLISHED
+from harness.reports.published import PUBLISHED
 
 
 def _build_suite(tmp_path: Path):
@@ -249,7 +249,7 @@ def test_non_record_json_is_skipped_with_a_count(tmp_path, caplog):
     fake.write_suite(records)
     (records / "sweep_manifest.json").write_text(json.dumps({"jobs": 3}))
     (records / "list.json").write_text("[1, 2]")
-    with caplog.at_level(logging.WARNING, logger="harness.tables"):
+    with caplog.at_level(logging.WARNING, logger="harness.reports.tables"):
         tables.build_tables(records, results)
     assert "skipped 2 JSON file(s)" in caplog.text and "sweep_manifest.json" in caplog.text
     assert "2 JSON file(s) that are not records skipped" in (results / "README.md").read_text(encoding="utf-8")
@@ -334,12 +334,14 @@ def test_cli_subcommand(tmp_path, capsys):
 
 
 def _plot_points(records: Path, protocol: str) -> list[dict]:
-    from harness.table_protocols import build_base2novel, build_few_shot, build_zero_shot
+    from harness.reports.base2novel import build_base2novel
+    from harness.reports.few_shot import build_few_shot
+    from harness.reports.zero_shot import build_zero_shot
 
-    raw, _ = tables.load_records(records)
-    recs = [r for r in raw if tables.protocol_name(r) == protocol]
+    raw, _ = loading.load_records(records)
+    recs = [r for r in raw if loading.protocol_name(r) == protocol]
     builder = {"base2novel": build_base2novel, "zero_shot": build_zero_shot, "few_shot": build_few_shot}[protocol]
-    return tables.plot_points(builder(recs, "ezclip", [])[1], recs)
+    return plots.plot_points(builder(recs, "ezclip", [])[1], recs)
 
 
 def test_plot_points_carry_hand_checked_values_and_cis(built):
@@ -364,7 +366,7 @@ def test_plot_axes_include_zero_and_every_point_has_error_bars(built, protocol):
 
     points = _plot_points(built[0], protocol)
     for xkey in ("gmacs", "trainable"):
-        fig = tables.plot_figure(protocol, "HM", points, xkey)
+        fig = plots.plot_figure(protocol, "HM", points, xkey)
         ax = fig.axes[0]
         assert ax.get_ylim() == (0.0, 100.0)  # accuracy from 0
         left, right = ax.get_xlim()
@@ -395,7 +397,7 @@ def test_plot_point_without_predictions_is_hollow_and_says_why(tmp_path):
     fake.write(records, fake.record("ezclip", "few_shot", "toy", {"seed": 1, "shots": 2}, [ev]))
     points = _plot_points(records, "few_shot")
     assert points[0]["low"] is None and points[0]["value"] == pytest.approx(0.75)
-    fig = tables.plot_figure("few_shot", "mean over K", points, "gmacs")
+    fig = plots.plot_figure("few_shot", "mean over K", points, "gmacs")
     assert not fig.axes[0].containers and "no CI" in fig._supxlabel.get_text()
 
 
@@ -421,7 +423,7 @@ def test_unknown_reference_is_a_one_line_error_listing_the_methods(tmp_path, cap
 def test_default_reference_without_records_only_warns(tmp_path, caplog):
     records = tmp_path / "records"
     fake.write_suite(records, methods=("clip", "vificlip"))
-    with caplog.at_level(logging.WARNING, logger="harness.tables"):
+    with caplog.at_level(logging.WARNING, logger="harness.reports.tables"):
         tables.build_tables(records, tmp_path / "res")  # e.g. after `harness run --method clip`
     assert "'ezclip' has no records" in caplog.text and "clip, vificlip" in caplog.text
     assert "No significance marks" in (tmp_path / "res" / "base2novel.md").read_text(encoding="utf-8")

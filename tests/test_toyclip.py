@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness import toyclip
+from harness.models import toyclip
 from harness.data import embedded, world
 
 

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from harness.errors import HarnessError
-from harness.hooks import ProgressHook, TrainingCurveHook
-from harness.runner import run
+from harness.engine.hooks import ProgressHook, TrainingCurveHook
+from harness.engine.runner import run
 
 
 class _Stream(io.StringIO):

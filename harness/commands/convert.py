@@ -37,7 +37,7 @@ def add_parser(subparsers) -> None:
 def _check_destination(src: str, dst: str, force: bool) -> None:
     from pathlib import Path
 
-    from ..checkpoints import refuse_remote
+    from ..models.checkpoints import refuse_remote
     from ..errors import HarnessError
 
     refuse_remote(dst, "DST")
@@ -53,11 +53,11 @@ def _check_destination(src: str, dst: str, force: bool) -> None:
 
 
 def handle(args) -> int:
-    from ..checkpoints import (export_official, needs_backbone_weights, read_checkpoint, to_harness_state,
-                               write_harness, write_official)
-    from ..config import build_config
-    from ..methods_registry import method_class
-    from ..preflight import probe_model
+    from ..models.checkpoints import (export_official, needs_backbone_weights, read_checkpoint,
+                                      to_harness_state, write_harness, write_official)
+    from ..engine.config import build_config
+    from ..models.methods_registry import method_class
+    from ..engine.preflight import probe_model
 
     method_class(args.method)  # an unknown method is one line before any file is read
     _check_destination(args.src, args.dst, args.force)

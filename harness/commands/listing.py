@@ -11,8 +11,8 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args) -> int:
-    from ..methods_registry import list_methods, method_entry
-    from ..protocols import list_protocols, load_protocol
+    from ..models.methods_registry import list_methods, method_entry
+    from ..engine.protocols import list_protocols, load_protocol
 
     if args.what in ("all", "methods"):
         print("methods:")
@@ -31,7 +31,7 @@ def handle(args) -> int:
         for name in list_datasets():
             print(f"  {name}")
     if args.what in ("all", "backbones"):
-        from ..backbones import COMMON_BACKBONES, _needed_packages, list_backbones
+        from ..models.backbones import COMMON_BACKBONES, _needed_packages, list_backbones
 
         names = list_backbones()
         # an architecture whose optional package is absent is listed apart, with the install that enables it

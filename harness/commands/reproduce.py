@@ -1,5 +1,5 @@
 """``python -m harness reproduce``: a released checkpoint, evaluated under its authors' protocol and views, beside
-the number they published (harness/releases.py, harness/published.py)."""
+the number they published (harness/models/checkpoints/releases.py, harness/reports/published.py)."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,7 @@ def add_parser(subparsers) -> None:
         "reproduce", help="evaluate a released checkpoint as its authors did; measured vs published",
         description="Evaluate an official checkpoint (a local file; nothing downloads) under the protocol, frames, "
                     "views (clips × crops) and text its authors used, and print measured vs published "
-                    "(harness/published.py) with the difference and whether the published value lies in the "
+                    "(harness/reports/published.py) with the difference and whether the published value lies in the "
                     "measured 95 %% CI. The records are marked as reproductions. README: released checkpoints.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--method", required=True, help="method the checkpoint belongs to")
@@ -41,7 +41,7 @@ def add_parser(subparsers) -> None:
 def handle(args) -> int:
     import os
 
-    from ..reproduce import reproduce
+    from ..engine.reproduce import reproduce
 
     _, _, lines = reproduce(args.method, args.dataset, args.checkpoint, protocol=args.protocol, shots=args.shots,
                             seed=args.seed, backbone=args.backbone, pretrained=args.pretrained,

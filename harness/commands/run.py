@@ -47,8 +47,8 @@ def handle(args) -> int:
     import os
 
     from ..paths import records_dir, reference_records_dir, results_dir
-    from ..runner import run
-    from ..summary import print_summary
+    from ..engine.runner import run
+    from ..engine.summary import print_summary
 
     dataset_kwargs = {k: v for k, v in dict(video_root=args.data_root, files_root=args.files_root,
                                             ann_file=args.ann_file, classes=args.classes).items() if v}
@@ -62,7 +62,7 @@ def handle(args) -> int:
     print_summary(records, reference_dir=reference_records_dir())
     if not args.no_tables and not args.records:  # with --records the caller builds tables (`tables --records`)
         try:
-            from ..tables import build_tables
+            from ..reports.tables import build_tables
         except ImportError:
             return 0
         written = build_tables(records_dir(), results_dir())

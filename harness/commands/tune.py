@@ -1,7 +1,7 @@
 """``python -m harness tune``: choose hyper-parameters on a slice held out of the training list, never on a test list.
 
 Every grid point trains each unit of the protocol on the training list less ``--val-fraction`` of its videos
-(per class, seeded: :func:`harness.splits.hold_out`) and evaluates only that held-out slice
+(per class, seeded: :func:`harness.data.splits.hold_out`) and evaluates only that held-out slice
 (``runtime.validation_only``): the unit's test lists are not read. The table it prints (and writes as markdown)
 gives train top-1, held-out top-1 and, for classes in reversal pairs, held-out direction-in-pair per grid point,
 averaged over the units (seeds, K), and marks the best held-out top-1.
@@ -81,7 +81,7 @@ def render(method: str, protocol: str, keys: list[str], rows: list[tuple[tuple, 
 def handle(args) -> int:
     from ..errors import HarnessError
     from ..paths import work_root
-    from ..runner import run
+    from ..engine.runner import run
 
     if not 0 < args.val_fraction < 1:
         raise HarnessError(f"--val-fraction must be in (0, 1), got {args.val_fraction}")

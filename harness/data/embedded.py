@@ -51,7 +51,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .. import splits
+from . import splits
 from ..errors import HarnessError
 from ..paths import cache_dir, file_lock
 from . import world

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from harness.errors import HarnessError
+from ..errors import HarnessError
 
 __all__ = [
     "ClassFile",

@@ -25,7 +25,7 @@ from mmaction.datasets.transforms import (CenterCrop, Flip, FormatShape, MultiSc
                                           Resize, ThreeCrop)
 from mmcv.transforms import BaseTransform
 
-from ..lru import ByteBudgetLRU
+from .lru import ByteBudgetLRU
 from ..registry import DATASETS, TRANSFORMS
 
 for _transform in (CenterCrop, Flip, FormatShape, MultiScaleCrop, PackActionInputs, Resize, ThreeCrop):

@@ -1,0 +1,144 @@
+"""``python -m harness sweep``: the cartesian product methods × protocols (× datasets × seeds), resumable.
+
+Finished units are skipped (their records exist), so an interrupted sweep continues where it stopped; at
+the end the tables in results/ are regenerated from all records.
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+
+#: the methods (frozen CLIP, the four, FROSTER, Open-VCLIP) and EZ-CLIP's ablations (methods/configs/ezclip-no-*.yaml), in table order
+DEFAULT_METHODS = ("clip", "ezclip", "actionclip", "xclip", "vificlip", "froster", "openvclip", "ezclip-no-prompts",
+                   "ezclip-no-motion-loss", "ezclip-no-adapters")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("sweep", help="run methods × protocols (resumable), then regenerate tables",
+                                   description="Run the cartesian product of methods and protocols; units whose "
+                                               "record exists are skipped; tables are rebuilt at the end.")
+    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS),
+                        help="default: the seven methods and EZ-CLIP's three ablation variants")
+    parser.add_argument("--protocols", nargs="+", default=["zero_shot", "base2novel", "few_shot"])
+    parser.add_argument("--datasets", nargs="+", default=None, help="default: each protocol's embedded datasets")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None)
+    parser.add_argument("--backbone", default=None)
+    parser.add_argument("--pretrained", default=None)
+    parser.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE")
+    parser.add_argument("--records", default=None,
+                        help="run-record folder (default $HARNESS_RECORDS or work_dirs/records; the committed "
+                             "reference is made with --records records --results results)")
+    parser.add_argument("--results", default=None, help="results folder (default $HARNESS_RESULTS or work_dirs/results)")
+    parser.add_argument("--force", action="store_true", help="rerun units whose record exists")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="run this many (method, protocol) jobs at once, each in its own process (the embedded "
+                             "backbone uses one CPU thread per process, so 2 workers use 2 cores)")
+    parser.set_defaults(func=handle)
+
+
+def _run_argv(method: str, protocol: str, args, records_root: Path) -> list[str]:
+    """The ``run`` command line of one (method, protocol) job of the sweep."""
+    argv = ["run", "--method", method, "--protocol", protocol, "--records", str(records_root), "--no-tables"]
+    for dataset in args.datasets or []:
+        argv += ["--dataset", dataset]
+    for seed in args.seeds or []:
+        argv += ["--seed", str(seed)]
+    if args.backbone:
+        argv += ["--backbone", args.backbone]
+    if args.pretrained:
+        argv += ["--pretrained", args.pretrained]
+    if args.force:
+        argv.append("--force")
+    if args.cfg_options:
+        argv += ["--cfg-options", *args.cfg_options]
+    return argv
+
+
+def _run_parallel(jobs: list[tuple[str, str]], args, records_root: Path) -> tuple[list, list[str]]:
+    """Run the jobs in ``args.workers`` processes at a time; each job's output goes to its own log file.
+
+    Jobs never share a unit (each is one method under one protocol), and records are written atomically, so
+    the records are those of a sequential sweep. Returns (timings, failures)."""
+    import subprocess
+
+    logs = records_root / "sweep-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    pending, running, timings, failures = list(jobs), {}, [], []
+    while pending or running:
+        while pending and len(running) < args.workers:
+            method, protocol = pending.pop(0)
+            log = logs / f"{method}-{protocol}.log"
+            handle = open(log, "w", encoding="utf-8")
+            process = subprocess.Popen([sys.executable, "-m", "harness", *_run_argv(method, protocol, args, records_root)],
+                                       stdout=handle, stderr=subprocess.STDOUT)
+            running[process] = (method, protocol, time.perf_counter(), handle, log)
+            print(f"[sweep] {method} {protocol}: started (log {log})", flush=True)
+        for process in list(running):
+            if process.poll() is None:
+                continue
+            method, protocol, began, handle, log = running.pop(process)
+            handle.close()
+            seconds = time.perf_counter() - began
+            timings.append((method, protocol, seconds))
+            if process.returncode:
+                lines = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+                failures.append(f"{method} {protocol}: {lines[-1] if lines else f'exit {process.returncode}'}")
+                print(f"[sweep] {method} {protocol}: FAILED after {seconds:.0f} s — {failures[-1]}", flush=True)
+            else:
+                print(f"[sweep] {method} {protocol}: done in {seconds:.0f} s", flush=True)
+        time.sleep(0.5)
+    return timings, failures
+
+
+def handle(args) -> int:
+    from ..errors import HarnessError
+    from ..models.methods_registry import method_entry
+    from ..paths import records_dir, reference_records_dir, results_dir
+    from .protocols import load_protocol
+    from .runner import run
+    from .summary import print_summary
+
+    for method in args.methods:  # every name is checked before the first unit generates or trains anything
+        method_entry(method)
+    for protocol in args.protocols:
+        load_protocol(protocol)
+
+    records_root = Path(args.records) if args.records else records_dir()
+    records_root.mkdir(parents=True, exist_ok=True)
+    (records_root / "SWEEP_COMMAND").write_text("python -m harness " + shlex.join(sys.argv[1:]) + "\n",
+                                                encoding="utf-8")
+    started = time.perf_counter()
+    timings, failures = [], []
+    if args.workers < 1:
+        raise HarnessError(f"--workers must be ≥ 1, got {args.workers}")
+    if args.workers > 1:
+        # the longest jobs first (trained methods; untrained ones are evaluations only), so workers finish together
+        jobs = [(m, p) for p in args.protocols for m in args.methods]
+        jobs.sort(key=lambda job: (job[0] == "clip", job[1] == "zero_shot"))
+        timings, failures = _run_parallel(jobs, args, records_root)
+    for protocol in args.protocols if args.workers == 1 else []:
+        for method in args.methods:
+            began = time.perf_counter()
+            records = run(method, protocol, datasets=args.datasets, backbone=args.backbone,
+                          pretrained=args.pretrained, seeds=args.seeds, cfg_options=args.cfg_options,
+                          force=args.force, records_dir=str(records_root))
+            is_reference = records_root.resolve() == reference_records_dir().resolve()
+            print_summary(records, reference_dir=None if is_reference else reference_records_dir())
+            timings.append((method, protocol, time.perf_counter() - began))
+    total = time.perf_counter() - started
+    for method, protocol, seconds in timings:
+        print(f"  {method:<11} {protocol:<11} {seconds:7.1f} s")
+    print(f"sweep finished in {total / 60:.1f} min")
+    from ..reports.tables import build_tables
+
+    written = build_tables(records_root, Path(args.results) if args.results else results_dir())
+    print(f"results regenerated ({len(written)} files)")
+    if failures:
+        print(f"{len(failures)} job(s) failed (their logs are in {records_root / 'sweep-logs'}):", file=sys.stderr)
+        for line in failures:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
