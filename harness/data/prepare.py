@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from ..errors import HarnessError
+from ..paths import atomic_write_text
 
 __all__ = ["add_parser", "handler", "prepare_report", "format_report", "write_missing"]
 
@@ -128,18 +127,7 @@ def format_report(report: dict) -> str:
 
 def write_missing(paths: list[str], out: str | Path) -> Path:
     """Write one path per line, atomically."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(f"{p}\n" for p in paths))
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return out
+    return atomic_write_text(out, "".join(f"{p}\n" for p in paths))
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

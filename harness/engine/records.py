@@ -11,14 +11,13 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 from ..errors import HarnessError
-from ..paths import REPO_ROOT
+from ..paths import REPO_ROOT, atomic_write_text
 
 SCHEMA_VERSION = 1
 PACKAGES = ("torch", "torchvision", "open_clip_torch", "mmengine", "mmaction2", "mmcv-lite", "decord", "av",
@@ -101,21 +100,7 @@ def now_utc() -> str:
 
 def write_record(record: dict, path: Path) -> Path:
     """Atomic write; refuses to replace an existing record unless the caller removed it (``--force``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(record, stream, indent=1, sort_keys=False, default=_json_default)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path
+    return atomic_write_text(path, json.dumps(record, indent=1, sort_keys=False, default=_json_default) + "\n")
 
 
 def set_aside(path: Path) -> Path:
