@@ -467,9 +467,26 @@ def test_readme_states_n_and_minimum_detectable_difference(built):
     assert row[9] == f"{stats.n_for_difference(0.10, base):,}"
     assert float(row[8]) < float(row[7])  # pooling three seeds lowers the MDD
     zs = md_row(results / "README.md", "zero_shot")
-    assert zs[1:6] == ["toy-source", "→ toy-target", "50", "3", "3"]
+    assert zs[1:6] == ["toy-target", "top-1 (per split)", "50", "3", "3"]
     few = [line for line in text.splitlines() if line.startswith("| few_shot |")]
     assert [line.split("|")[3].strip() for line in few] == ["K=2", "K=4"]
+
+
+def test_zero_shot_sample_size_is_one_row_per_target_whatever_the_source(tmp_path):
+    """Frozen clip's zero-shot record names its targets as its dataset (it trains on nothing); its evaluations
+    are compared with the trained methods' on the same target, so they belong to the same row."""
+    from harness.reports.loading import load_records, protocol_name
+    from harness.reports.outcomes import group_by
+    from harness.reports.power import sample_sizes
+
+    records = tmp_path / "records"
+    fake.write_suite(records, methods=("ezclip", "vificlip"))
+    fake.write(records, fake.record("clip", "zero_shot", "toy-target", {}, [
+        fake.evaluation(f"toy-target/{s}", "toy-target", s, fake.zs_correct("clip", s), f"zs/{s}")
+        for s in fake.ZS["clip"]]))
+    by_protocol = group_by(load_records(records)[0], protocol_name)
+    rows = [r for r in sample_sizes(by_protocol) if r["protocol"] == "zero_shot"]
+    assert [(r["row"], r["methods"]) for r in rows] == [("toy-target", 3)]
 
 
 # --------------------------------------------------------------------------------------------- ablations

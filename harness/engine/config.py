@@ -170,7 +170,7 @@ def _method_yaml(method: str, seen: tuple = ()) -> dict:
     """A method's YAML; an ablation variant (``variant_of: BASE``) is its base's YAML with the variant's
     ``model`` / ``train`` / ``embedded`` keys merged in — keys the base does not have are refused."""
     raw = _load_yaml(method_config_path(method))
-    unknown = set(raw) - {"method", "model", "train", "embedded", "description", "official", "variant_of"}
+    unknown = set(raw) - {"method", "model", "train", "embedded", "description", "official", "variant_of", "sweep"}
     if unknown:
         raise HarnessError(f"method config of {method!r} has unknown top-level keys: {', '.join(sorted(unknown))}")
     base = raw.get("variant_of")
@@ -221,6 +221,25 @@ def build_config(method: str, embedded: bool, cfg_options: list[str] | None = No
     config = deep_merge(config, parse_cfg_options(cfg_options), strict=True)
     _validate_values(config)
     return config
+
+
+def sweep_scope(method: str) -> dict:
+    """What the default ``sweep`` runs of a method: ``{"protocols": [...] | None, "shots": [...] | None}`` from
+    its YAML's own top-level ``sweep:`` (not inherited from ``variant_of``; None = everything). An ablation
+    variant asks one question on a few units, and the sweep's time budget has no room for the rest. Not part
+    of the run config, so run ids do not depend on it; ``run`` ignores it."""
+    raw = _load_yaml(method_config_path(method)).get("sweep") or {}
+    if not isinstance(raw, dict) or set(raw) - {"protocols", "shots"}:
+        raise HarnessError(f"method config of {method!r}: sweep: takes only 'protocols' and 'shots' lists "
+                           f"(got {raw!r})")
+    scope = {}
+    for key, kind in (("protocols", str), ("shots", int)):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, kind) for v in value)):
+            raise HarnessError(f"method config of {method!r}: sweep.{key} must be a list of "
+                               f"{'names' if kind is str else 'whole numbers'}, got {value!r}")
+        scope[key] = value
+    return scope
 
 
 def embedded_units(method: str) -> set[str]:

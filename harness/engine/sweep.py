@@ -39,9 +39,32 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=handle)
 
 
+def _scoped(args) -> bool:
+    """Methods' ``sweep:`` scopes (methods/configs/ezclip-no-*.yaml) apply to the default, embedded sweep only;
+    naming datasets or a backbone asks for exactly those."""
+    return not (args.datasets or args.backbone)
+
+
+def _jobs(args) -> list[tuple[str, str]]:
+    """(method, protocol) jobs in sweep order, leaving out protocols outside a method's ``sweep.protocols``."""
+    from .config import sweep_scope
+
+    scopes = {m: sweep_scope(m) if _scoped(args) else {} for m in args.methods}
+    return [(m, p) for p in args.protocols for m in args.methods
+            if scopes[m].get("protocols") is None or p in scopes[m]["protocols"]]
+
+
+def _shots(method: str, protocol: str, args) -> list[int] | None:
+    from .config import sweep_scope
+
+    return sweep_scope(method).get("shots") if protocol == "few_shot" and _scoped(args) else None
+
+
 def _run_argv(method: str, protocol: str, args, records_root: Path) -> list[str]:
     """The ``run`` command line of one (method, protocol) job of the sweep."""
     argv = ["run", "--method", method, "--protocol", protocol, "--records", str(records_root), "--no-tables"]
+    for shots in _shots(method, protocol, args) or []:
+        argv += ["--shots", str(shots)]
     for dataset in args.datasets or []:
         argv += ["--dataset", dataset]
     for seed in args.seeds or []:
@@ -115,19 +138,20 @@ def handle(args) -> int:
     if args.workers < 1:
         raise HarnessError(f"--workers must be ≥ 1, got {args.workers}")
     if args.workers > 1:
-        # the longest jobs first (trained methods; untrained ones are evaluations only), so workers finish together
-        jobs = [(m, p) for p in args.protocols for m in args.methods]
-        jobs.sort(key=lambda job: (job[0] == "clip", job[1] == "zero_shot"))
+        # the longest jobs first (few-shot trains most: 40 epochs on toy-temporal; untrained clip only
+        # evaluates), so the workers finish together
+        jobs = _jobs(args)
+        cost_order = {"few_shot": 0, "zero_shot": 1, "base2novel": 2}
+        jobs.sort(key=lambda job: (job[0] == "clip", cost_order.get(job[1], 3)))
         timings, failures = _run_parallel(jobs, args, records_root)
-    for protocol in args.protocols if args.workers == 1 else []:
-        for method in args.methods:
-            began = time.perf_counter()
-            records = run(method, protocol, datasets=args.datasets, backbone=args.backbone,
-                          pretrained=args.pretrained, seeds=args.seeds, cfg_options=args.cfg_options,
-                          force=args.force, records_dir=str(records_root))
-            is_reference = records_root.resolve() == reference_records_dir().resolve()
-            print_summary(records, reference_dir=None if is_reference else reference_records_dir())
-            timings.append((method, protocol, time.perf_counter() - began))
+    for method, protocol in _jobs(args) if args.workers == 1 else []:
+        began = time.perf_counter()
+        records = run(method, protocol, datasets=args.datasets, backbone=args.backbone,
+                      pretrained=args.pretrained, seeds=args.seeds, cfg_options=args.cfg_options,
+                      force=args.force, records_dir=str(records_root), shots=_shots(method, protocol, args))
+        is_reference = records_root.resolve() == reference_records_dir().resolve()
+        print_summary(records, reference_dir=None if is_reference else reference_records_dir())
+        timings.append((method, protocol, time.perf_counter() - began))
     total = time.perf_counter() - started
     for method, protocol, seconds in timings:
         print(f"  {method:<11} {protocol:<11} {seconds:7.1f} s")
