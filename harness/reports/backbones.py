@@ -95,12 +95,10 @@ def write_backbone_plot(rows: list[dict], results_dir: Path) -> list[Path]:
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("top-1 % (axis from 0), 95% bootstrap CI")
-    legend = axes[1].legend(handles=[Line2D([], [], marker=markers[m], color="0.3", linestyle="none", label=m)
-                                     for m in methods], title="method", fontsize=7, title_fontsize=7,
-                            loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    axes[1].add_artist(legend)
-    axes[1].legend(handles=[Line2D([], [], marker="s", color=colours[d], linestyle="none", label=d) for d in datasets],
-                   title="dataset", fontsize=7, title_fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0))
+    fig.legend(handles=[Line2D([], [], marker=markers[m], color="0.3", linestyle="none", label=m) for m in methods],
+               title="method", fontsize=7, title_fontsize=7, loc="outside right upper")
+    fig.legend(handles=[Line2D([], [], marker="s", color=colours[d], linestyle="none", label=d) for d in datasets],
+               title="dataset", fontsize=7, title_fontsize=7, loc="outside right lower")
     fig.suptitle("Base-to-novel generalisation per backbone", fontsize=10)
     path = results_dir / "plots" / "backbones.png"
     path.parent.mkdir(parents=True, exist_ok=True)

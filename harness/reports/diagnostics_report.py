@@ -12,13 +12,16 @@ from .motion import build_motion, write_motion_plot
 from .temporal import build_temporal
 
 
-def build_diagnostics(records_dir: Path, raw_records: list[dict]) -> tuple[list, list]:
-    """(tables, plot writers); each writer takes the results folder and returns the PNG paths it wrote."""
+def build_diagnostics(records_dir: Path, raw_records: list[dict]) -> tuple[list, list, dict]:
+    """(tables, plot writers, diagnostic records by table stem); each writer takes the results folder and returns
+    the PNG paths it wrote."""
     tables, writers = [], []
-    temporal = build_temporal(load_diagnostics(records_dir, "temporal"))
+    by_stem = {"temporal": load_diagnostics(records_dir, "temporal"), "motion_terms": load_diagnostics(records_dir,
+                                                                                                          "motion")}
+    temporal = build_temporal(by_stem["temporal"])
     if temporal is not None:
         tables.append(temporal)
-    motion, summary = build_motion(load_diagnostics(records_dir, "motion"))
+    motion, summary = build_motion(by_stem["motion_terms"])
     if motion is not None:
         tables.append(motion)
         writers.append(partial(write_motion_plot, summary))
@@ -29,4 +32,5 @@ def build_diagnostics(records_dir: Path, raw_records: list[dict]) -> tuple[list,
     if backbones is not None:
         tables.append(backbones)
         writers.append(partial(write_backbone_plot, rows))
-    return tables, writers
+    by_stem["attention"] = attention
+    return tables, writers, by_stem

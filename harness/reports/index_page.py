@@ -29,7 +29,7 @@ tr:nth-child(even) td{background:#fafafa}
 font-size:.75em;margin-right:.4em}
 .notes{font-size:.78em;color:#444}.notes li{margin:.15em 0}
 img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
-nav a{margin-right:.8em;font-size:.85em}
+nav a{margin-right:.8em;font-size:.85em}td a{white-space:nowrap}
 """
 
 # Sorting: numbers (the first number in a cell, so "41.3 [38.0, 44.5]" sorts by 41.3) before text; a second click on
@@ -57,7 +57,8 @@ def _rel(path: Path, start: Path) -> str:
     return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
 
 
-def _table_html(table: Table, provenance: dict | None = None, css: str = "sortable") -> str:
+def _table_html(table: Table, provenance: dict | None = None, css: str = "sortable",
+                diagnostics: dict | None = None) -> str:
     header = list(table.header) + (["runs (provenance)"] if provenance is not None else [])
     method_col = table.header.index("method") if "method" in table.header else None
     dataset_col = table.header.index("dataset") if "dataset" in table.header else None
@@ -68,14 +69,30 @@ def _table_html(table: Table, provenance: dict | None = None, css: str = "sortab
         if provenance is not None:
             method = row[method_col].replace("**", "").strip() if method_col is not None else None
             dataset = row[dataset_col] if dataset_col is not None else None
-            runs = [r for r in provenance.get(method, []) if dataset is None or r["dataset"] == dataset]
-            links = " ".join(f'<a href="#run-{html.escape(r["run_id"])}">{i + 1}</a>' for i, r in enumerate(runs))
+            protocol = next((p for p in PROTOCOL_SECTIONS if table.stem == p or table.stem.startswith(p + "_")), None)
+            if diagnostics and table.stem in diagnostics:  # a diagnostic table: its rows come from diagnostic records
+                runs = [d for d in diagnostics[table.stem] if d["method"] == method and
+                        (dataset is None or d["dataset"] == dataset)]
+                links = " ".join(f'<a href="#diag-{html.escape(d["analysis_id"])}" title="{html.escape(d["analysis_id"])}">'
+                                 f"{html.escape(_run_label(d))}</a>" for d in runs)
+            else:
+                runs = [r for r in provenance.get(method, []) if (dataset is None or r["dataset"] == dataset)
+                        and (protocol is None or r["protocol"].get("name") == protocol)]
+                links = " ".join(f'<a href="#run-{html.escape(r["run_id"])}" title="{html.escape(r["run_id"])}">'
+                                 f"{html.escape(_run_label(r))}</a>" for r in runs)
             cells += f"<td>{links or '—'}</td>"
         out.append(f"<tr>{cells}</tr>")
     out.append("</tbody></table>")
     if table.notes:
         out.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in table.notes) + "</ul>")
     return "\n".join(out)
+
+
+def _run_label(record: dict) -> str:
+    """Short link text for a run: dataset, seed and K (the full run id is the link's tooltip)."""
+    unit = record.get("unit") or {}
+    shots = f" K{unit['shots']}" if unit.get("shots") and record["protocol"].get("name") == "few_shot" else ""
+    return f"{record['dataset']} s{unit.get('seed')}{shots}"
 
 
 def _published_html(published: Table | None, protocol: str) -> str:
@@ -118,8 +135,34 @@ def _run_rows(records: list[dict], records_dir: Path, results_dir: Path) -> str:
     return "\n".join(out)
 
 
+def _diagnostic_rows(diagnostics: dict, records_dir: Path, results_dir: Path) -> str:
+    header = ["analysis", "kind", "method", "dataset", "unit", "analysed run", "weights (sha256)", "torch",
+              "git revision", "record"]
+    out = ['<table class="sortable" id="table-diagnostic-records"><thead><tr>' +
+           "".join(f"<th>{h}</th>" for h in header) + "</tr></thead><tbody>"]
+    seen = {}
+    for group in diagnostics.values():
+        for d in group:
+            seen[d["analysis_id"]] = d
+    for ident in sorted(seen):
+        d = seen[ident]
+        env, weights = d.get("environment") or {}, d.get("weights") or {}
+        unit = ", ".join(f"{k} {v}" for k, v in (d.get("unit") or {}).items() if v is not None)
+        cells = [ident, d["kind"], d["method"], d["dataset"], unit]
+        body = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        body += f'<td><a href="#run-{html.escape(d["source"]["run_id"])}">{html.escape(d["source"]["run_id"])}</a></td>'
+        shown = f"{weights['path']} ({weights['sha256'][:12]})" if weights else "frozen (backbone weights)"
+        body += "".join(f"<td>{html.escape(c)}</td>" for c in (shown, str((env.get("versions") or {}).get("torch", "—")),
+                                                              str(env.get("git_revision") or "—")))
+        link = _rel(records_dir / d["_path"], results_dir)
+        body += f'<td><a href="{html.escape(link)}">{html.escape(d["_path"])}</a></td>'
+        out.append(f'<tr id="diag-{html.escape(ident)}">{body}</tr>')
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
 def render_index(tables: list[Table], plots: list[Path], records: list[dict], records_dir: Path,
-                 results_dir: Path) -> str:
+                 results_dir: Path, diagnostics: dict | None = None) -> str:
     """The page's HTML (no timestamps: identical for identical inputs)."""
     provenance: dict = {}
     for r in records:
@@ -146,7 +189,7 @@ def render_index(tables: list[Table], plots: list[Path], records: list[dict], re
     if others:
         nav.append('<a href="#section-other">other tables</a>')
         sections.append('<h2 id="section-other">Diagnostics, ablations, controls, efficiency</h2>' + "\n".join(
-            f"<h3>{html.escape(t.title)}</h3>{_table_html(t, provenance)}" for t in others))
+            f"<h3>{html.escape(t.title)}</h3>{_table_html(t, provenance, diagnostics=diagnostics)}" for t in others))
     if published is not None:
         nav.append('<a href="#section-published">published</a>')
         sections.append('<h2 id="section-published"><span class="badge">PUBLISHED</span>All published numbers '
@@ -161,6 +204,10 @@ def render_index(tables: list[Table], plots: list[Path], records: list[dict], re
                     "(column “runs”) to the run records it is computed from; each record holds the full config, "
                     "package versions, git revision, machine and per-video predictions.</p>"
                     + _run_rows(records, records_dir, results_dir))
+    if diagnostics and any(diagnostics.values()):
+        nav.append('<a href="#section-diagnostic-records">diagnostic records</a>')
+        sections.append('<h2 id="section-diagnostic-records">Diagnostic records (python -m harness analyze)</h2>'
+                        + _diagnostic_rows(diagnostics, records_dir, results_dir))
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         "<title>videoclip-harness results</title>", f"<style>{_CSS}</style>", f"<script>{_JS}</script>",
@@ -172,10 +219,10 @@ def render_index(tables: list[Table], plots: list[Path], records: list[dict], re
 
 
 def write_index(tables: list[Table], plots: list[Path], records: list[dict], records_dir: Path,
-                results_dir: Path) -> Path:
+                results_dir: Path, diagnostics: dict | None = None) -> Path:
     from ..paths import atomic_write_text
 
     path = Path(results_dir) / "index.html"
-    atomic_write_text(path, render_index(tables, plots, records, Path(records_dir), Path(results_dir)))
+    atomic_write_text(path, render_index(tables, plots, records, Path(records_dir), Path(results_dir), diagnostics))
     return path
 

@@ -107,7 +107,8 @@ def write_motion_plot(summary: dict, results_dir: Path) -> list[Path]:
         ax.set_yticks(range(len(methods)), methods, fontsize=8)
         ax.set_xlim(left=0)
         ax.set_title(LABELS[term], fontsize=9)
-        ax.set_xlabel("mean over test videos (embedding units; axis from 0)", fontsize=8)
+        unit = "unit-norm embeddings" if term.endswith("_normalised") else "raw embedding units"
+        ax.set_xlabel(f"mean over test videos ({unit}; axis from 0)", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, title="dataset / evaluation", fontsize=8, title_fontsize=8, loc="outside lower center",

@@ -185,7 +185,7 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str | None = N
         tables.append(controls)
     if kept:
         tables.append(build_efficiency(kept))
-    diagnostic_tables, diagnostic_plots = build_diagnostics(records_dir, raw)
+    diagnostic_tables, diagnostic_plots, diagnostic_records = build_diagnostics(records_dir, raw)
     tables += diagnostic_tables
     tables.append(build_published())
 
@@ -200,7 +200,8 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str | None = N
         written += write_plots(protocol, label, points, results_dir)
     for write in diagnostic_plots:
         written += write(results_dir)
-    written.append(write_index(tables, [p for p in written if p.suffix == ".png"], kept, records_dir, results_dir))
+    written.append(write_index(tables, [p for p in written if p.suffix == ".png"], kept, records_dir, results_dir,
+                               diagnostic_records))
     counts = {"records": len(raw), "superseded": len(superseded), "skipped": len(skipped),
               "unknown": sum(len(by_protocol[p]) for p in unknown)}
     path = results_dir / "README.md"
