@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .render import RESAMPLES, Table, csv_num
+from .render import RESAMPLES, Table
 from ..diagnostics.motion_terms import TERMS
 
 LABELS = {"central": "C (central difference)", "variance": "V (frame variance)",
@@ -39,6 +39,11 @@ def motion_cells(diagnostics: list[dict]) -> dict:
     return {k: dict(seeds=v["seeds"], values={t: v["values"][t] for t in TERMS}) for k, v in cells.items()}
 
 
+def _num(value) -> str:
+    """CSV number: 6 significant digits (the normalised terms are ~1e-3, too small for a fixed 3 decimals)."""
+    return f"{value:.6g}"
+
+
 def _fmt(value, low, high) -> str:
     return f"{value:.4g} [{low:.4g}, {high:.4g}]"
 
@@ -59,7 +64,7 @@ def build_motion(diagnostics: list[dict]) -> tuple[Table | None, dict]:
         rows.append([*key, str(cells[key]["seeds"]), str(len(values["central"])),
                      *(_fmt(*cis[t]) for t in TERMS), f"{loss:.4f}"])
         csv_rows.append([*key, str(cells[key]["seeds"]), str(len(values["central"])),
-                         *(csv_num(v, 1.0) for t in TERMS for v in cis[t]), csv_num(loss, 1.0)])
+                         *(_num(v) for t in TERMS for v in cis[t]), _num(loss)])
     header = ["method", "dataset", "evaluation", "seeds", "views", *(f"{LABELS[t]} [95% CI]" for t in TERMS),
               "1/(C+V+1)"]
     notes = ["C = mean over frames t and dimensions of |e(t+1) − e(t−1)| / 2 (first/last frame repeated at the edges), "
