@@ -144,7 +144,7 @@ def test_analyses_write_records_and_tables(analysed):
     clip_rows = [line for line in temporal.splitlines() if line.startswith("| clip ") and "reversed" in line]
     assert len(clip_rows) == 2 and all("| 0 / 0 / 0 " in row for row in clip_rows)
     assert "central_low" in (results / "motion_terms.csv").read_text().splitlines()[0]
-    for name in ("motion_terms.png", "prompt_attention_ezclip_toy-temporal.png", "backbones.png"):
+    for name in ("temporal.png", "motion_terms.png", "prompt_attention_ezclip_toy-temporal.png", "backbones.png"):
         assert (results / "plots" / name).is_file()
     assert "base2novel" not in {p.parts[0] for p in (records / "diagnostics").iterdir()}
     # diagnostic records are not run records: the protocol tables read only the two runs
@@ -241,3 +241,30 @@ def test_index_page_in_headless_chromium(analysed, tmp_path):
     assert sorted_["ascending"] == sorted(sorted_["before"]) and sorted_["descending"] == sorted_["ascending"][::-1]
     assert len(set(sorted_["before"])) > 1 and sorted_["descending"] != sorted_["before"]  # rows really moved
     assert check["top1"] == sorted(check["top1"]) and len(set(check["top1"])) > 1  # numeric, not text, order
+
+
+def test_diagnostics_of_runs_no_longer_recorded_are_not_tabled(analysed, tmp_path):
+    from harness.reports.diagnostics_report import build_diagnostics
+
+    records = tmp_path / "records"
+    shutil.copytree(analysed["records"], records)
+    clip_record = next(p for p in (records / "base2novel" / "clip").rglob("*.json"))
+    clip_record.unlink()  # as after a new sweep: the analysed run's record is gone (a new run id replaced it)
+    runs = load_runs(records)
+    tables, _, by_stem = build_diagnostics(records, runs)
+    assert {d["method"] for d in by_stem["temporal"]} == {"ezclip"}
+    temporal = next(t for t in tables if t.stem == "temporal")
+    assert {row[0] for row in temporal.rows} == {"ezclip"}
+
+
+def test_analyze_backbones_runs_base2novel_per_backbone(tmp_path):
+    from harness.cli import main
+    from harness.reports.backbones import build_backbones
+
+    code = main(["analyze", "backbones", "--method", "clip", "--backbones", "toy-vit", "--dataset", "toy-temporal",
+                 "--seed", "1", "--records", str(tmp_path / "records"), "--work-dir", str(tmp_path / "work"),
+                 "--cfg-options", "eval.limit=8"])
+    assert code == 0
+    table, rows = build_backbones(load_runs(tmp_path / "records"))
+    assert [(r["method"], r["backbone"], r["pretrained"]) for r in rows] == [("clip", "toy-vit", "embedded")]
+    assert table.rows[0][2] == "toy-vit" and table.rows[0][6] != "—"

@@ -50,6 +50,8 @@ def add_parser(subparsers) -> None:
     backbones.add_argument("--dataset", action="append", default=None, metavar="D")
     backbones.add_argument("--seed", type=int, action="append", default=None)
     backbones.add_argument("--records", type=Path, default=None, help="run records folder (default work_dirs/records)")
+    backbones.add_argument("--work-dir", default=None, help="work folder root (default work_dirs)")
+    backbones.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE", help="config overrides")
     backbones.set_defaults(func=handle_backbones)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
@@ -121,7 +123,8 @@ def handle_backbones(args) -> int:
     started = time.perf_counter()
     for backbone in args.backbones:
         run(args.method, "base2novel", datasets=args.dataset, backbone=backbone, pretrained=args.pretrained,
-            seeds=args.seed, records_dir=str(args.records) if args.records else None)
+            seeds=args.seed, records_dir=str(args.records) if args.records else None, cfg_options=args.cfg_options,
+            work_dir=args.work_dir)
     print(f"base2novel for {len(args.backbones)} backbone(s) in {time.perf_counter() - started:.1f} s; "
           "`python -m harness tables` writes backbones.md and plots/backbones.png")
     return 0

@@ -11,7 +11,7 @@ from .attention_maps import write_attention_plots
 from .backbones import build_backbones, write_backbone_plot
 from .loading import deduplicate
 from .motion import build_motion, write_motion_plot
-from .temporal import build_temporal
+from .temporal import build_temporal, write_temporal_plot
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def build_diagnostics(records_dir: Path, raw_records: list[dict]) -> tuple[list,
     temporal = build_temporal(by_stem["temporal"])
     if temporal is not None:
         tables.append(temporal)
+        writers.append(partial(write_temporal_plot, by_stem["temporal"]))
     motion, summary = build_motion(by_stem["motion_terms"])
     if motion is not None:
         tables.append(motion)

@@ -64,6 +64,7 @@ _DESCRIPTIONS = {
                     "(records/diagnostics/motion)",
     "backbones": "base-to-novel B / N / HM per backbone, 95% CIs"}
 _PLOT_DESCRIPTIONS = {
+    "temporal": "Δ top-1 vs frames in order per method (reversed, shuffled, one frame repeated), 95% paired CIs",
     "motion_terms": "motion-loss terms C and V per method (raw and L2-normalised), 95% CI error bars, axes from 0",
     "backbones": "novel top-1 and HM per backbone, one marker per method, 95% CI error bars, axes from 0",
     "prompt_attention": "EZ-CLIP temporal-prompt attention heat maps per class and layer (frames in order)"}
@@ -113,7 +114,7 @@ def _remove_stale(results_dir: Path, keep: set[Path]) -> None:
     """Delete files an earlier run generated that this run no longer produces (only our own file names)."""
     ours = {results_dir / f"{stem}.{ext}" for stem in _GENERATED_STEMS for ext in ("md", "csv", "tex")}
     ours |= {results_dir / "plots" / f"{p}_{s}.png" for p in PROTOCOLS for s in PLOT_SUFFIXES}
-    ours |= {results_dir / "plots" / f"{stem}.png" for stem in ("motion_terms", "backbones")}
+    ours |= {results_dir / "plots" / f"{stem}.png" for stem in ("motion_terms", "backbones", "temporal")}
     ours |= set((results_dir / "plots").glob("prompt_attention_*.png")) | {results_dir / "index.html"}
     for path in sorted(ours - keep):
         if path.is_file():
