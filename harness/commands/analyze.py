@@ -53,7 +53,14 @@ def add_parser(subparsers) -> None:
     backbones.add_argument("--work-dir", default=None, help="work folder root (default work_dirs)")
     backbones.add_argument("--cfg-options", nargs="+", default=None, metavar="KEY=VALUE", help="config overrides")
     backbones.set_defaults(func=handle_backbones)
-    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+    parser.set_defaults(func=_no_analysis)
+
+
+def _no_analysis(args) -> int:
+    from ..errors import HarnessError
+
+    raise HarnessError("analyze needs an analysis: temporal, motion, attention, all or backbones; see "
+                       "`python -m harness analyze --help`")
 
 
 def _common(sub, seeds=None) -> None:
