@@ -17,7 +17,8 @@ from .errors import HarnessError
 COMMAND_MODULES = ("harness.commands.run", "harness.commands.listing", "harness.reports.tables",
                    "harness.reports.compare", "harness.models.profile", "harness.data.audit", "harness.data.prepare",
                    "harness.engine.sweep", "harness.engine.bench", "harness.commands.convert",
-                   "harness.commands.reproduce", "harness.commands.tune")
+                   "harness.commands.reproduce", "harness.commands.tune",
+                   "harness.commands.analyze")
 
 
 class OneLineParser(argparse.ArgumentParser):

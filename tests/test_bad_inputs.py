@@ -15,7 +15,7 @@ import torch
 from harness.cli import main
 
 COMMANDS = ["run", "list", "tables", "compare", "profile", "audit", "prepare", "sweep", "bench", "convert",
-            "reproduce", "tune"]
+            "reproduce", "tune", "analyze"]
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,16 @@ CUSTOM = f"{_C} --data-root {{videos}} --ann-file {{list_txt}} --classes {{class
 CASES = {
     # ------------------------------------------------------------------------------------------- list
     "list/what": ("list nosuch", ["invalid choice: 'nosuch'", "backbones"]),
+    # ------------------------------------------------------------------------------------------ analyze
+    "analyze/what": ("analyze nosuch", ["invalid choice: 'nosuch'", "temporal"]),
+    "analyze/none": ("analyze", ["temporal", "attention", "--help"]),
+    "analyze/method": ("analyze temporal --method nosuch --protocol base2novel --dataset toy-temporal "
+                       "--records {folder}", ["method 'nosuch'", "{folder}"]),
+    "analyze/records-absent": ("analyze motion --method clip --protocol base2novel --dataset toy-temporal "
+                               "--records {absent}", ["{absent}", "does not exist"]),
+    "analyze/records-malformed": ("analyze all --records {tmp}", ["malformed JSON", "{bad_json}"]),
+    "analyze/seed-text": ("analyze attention --method ezclip --protocol base2novel --dataset toy-temporal --seed one",
+                          ["--seed", "'one'"]),
     # ------------------------------------------------------------------------------------------- tables
     "tables/records-absent": ("tables --records {absent}", ["{absent}", "does not exist"]),
     "tables/records-a-file": ("tables --records {binary_bin}", ["{binary_bin}"]),

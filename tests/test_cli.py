@@ -123,7 +123,13 @@ def _parser_flags():
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    commands = {name: {o for a in p._actions for o in a.option_strings} for name, p in sub.choices.items()}
+    def options(p) -> set:
+        """A command's flags, and those of its own subcommands (``analyze temporal --records``)."""
+        nested = [a for a in p._actions if a.__class__.__name__ == "_SubParsersAction"]
+        return {o for a in p._actions for o in a.option_strings}.union(
+            *(options(q) for a in nested for q in a.choices.values()))
+
+    commands = {name: options(p) for name, p in sub.choices.items()}
     return {o for a in parser._actions for o in a.option_strings}, commands
 
 

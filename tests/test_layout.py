@@ -9,7 +9,7 @@ import pytest
 import harness
 
 HARNESS = Path(harness.__file__).resolve().parent
-SUBPACKAGES = ("commands", "data", "engine", "models", "reports")
+SUBPACKAGES = ("commands", "data", "diagnostics", "engine", "models", "reports")
 
 
 def test_top_of_harness_is_small():

@@ -189,7 +189,7 @@ def _snapshot(results: Path) -> dict:
 def test_rebuild_is_byte_identical(built_fresh):
     records, results, paths = built_fresh
     first = _snapshot(results)
-    assert len(first) == 3 * 14 + 1  # 14 tables × (md, csv, tex) + README
+    assert len(first) == 3 * 15 + 2  # 15 tables (backbones included) × (md, csv, tex) + README + index.html
     shutil.rmtree(results)
     again = tables.build_tables(records, results)
     assert _snapshot(results) == first
@@ -201,8 +201,8 @@ def test_rebuild_is_byte_identical(built_fresh):
 def test_plots_are_written(built):
     _, results, _ = built
     pngs = sorted(p.name for p in (results / "plots").glob("*.png"))
-    assert pngs == [f"{p}_{s}.png" for p in ("base2novel", "few_shot", "zero_shot")
-                    for s in ("vs_gmacs", "vs_trainable_params")]
+    assert pngs == ["backbones.png"] + [f"{p}_{s}.png" for p in ("base2novel", "few_shot", "zero_shot")
+                                        for s in ("vs_gmacs", "vs_trainable_params")]
     assert all((results / "plots" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in pngs)
 
 

@@ -32,6 +32,8 @@ def load_records(records_dir: Path) -> tuple[list[dict], list[Path]]:
                            f"or pass --records DIR")
     records, skipped = [], []
     for path in sorted(records_dir.rglob("*.json")):
+        if path.relative_to(records_dir).parts[0] == "diagnostics":
+            continue  # diagnostic records (harness.diagnostics.store): read by their own tables, not run records
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:

@@ -24,8 +24,10 @@ from ..errors import HarnessError, closest
 from .ablations import FULL as ABLATION_FULL, build_ablations, is_variant
 from .base2novel import build_base2novel
 from .controls import build_controls
+from .diagnostics_report import build_diagnostics
 from .efficiency import build_efficiency
 from .few_shot import build_few_shot
+from .index_page import write_index
 from .loading import PROTOCOLS, deduplicate, load_records, protocol_name
 from .outcomes import group_by
 from .plots import PLOT_SUFFIXES, plot_points, write_plots
@@ -37,7 +39,7 @@ from .zero_shot import build_zero_shot
 log = logging.getLogger(__name__)
 
 _GENERATED_STEMS = {f"{p}{s}" for p in PROTOCOLS for s in ("", "_seeds", "_splits", "_tests", "_provenance")} | {
-    "efficiency", "published", "ablations", "controls", "README"}
+    "efficiency", "published", "ablations", "controls", "README", "temporal", "motion_terms", "backbones"}
 DEFAULT_REFERENCE = "ezclip"
 
 
@@ -55,7 +57,17 @@ _DESCRIPTIONS = {
                  "and what the marks show",
     "controls": "positive / negative control: every method vs frozen clip on time-reversal pairs (train top-1, "
                 "test top-1 and direction with 95% CIs, exact McNemar, Holm)",
-    "published": "published numbers from methods.md §4 (NOT measured here)"}
+    "published": "published numbers from methods.md §4 (NOT measured here)",
+    "temporal": "temporal reliance: top-1 with frames in order / reversed / shuffled / one frame repeated, Δ vs in "
+                "order with paired CIs, exact McNemar, Holm (records/diagnostics/temporal)",
+    "motion_terms": "EZ-CLIP's motion-loss terms C and V on every method's frame embeddings, 95% CIs "
+                    "(records/diagnostics/motion)",
+    "backbones": "base-to-novel B / N / HM per backbone, 95% CIs"}
+_PLOT_DESCRIPTIONS = {
+    "temporal": "Δ top-1 vs frames in order per method (reversed, shuffled, one frame repeated), 95% paired CIs",
+    "motion_terms": "motion-loss terms C and V per method (raw and L2-normalised), 95% CI error bars, axes from 0",
+    "backbones": "novel top-1 and HM per backbone, one marker per method, 95% CI error bars, axes from 0",
+    "prompt_attention": "EZ-CLIP temporal-prompt attention heat maps per class and layer (frames in order)"}
 
 
 def readme(written: list[Path], results_dir: Path, records_dir: Path, counts: dict,
@@ -72,7 +84,14 @@ def readme(written: list[Path], results_dir: Path, records_dir: Path, counts: di
     entries = {}
     for path in written:
         rel = path.relative_to(results_dir).as_posix()
-        if rel.endswith(".png"):
+        special = next((d for k, d in _PLOT_DESCRIPTIONS.items() if path.stem.startswith(k)), None)
+        if rel.endswith(".png") and special:
+            entries[f"`{rel}`"] = special
+        elif rel.endswith(".html"):
+            entries[f"`{rel}`"] = ("one static page (opens from disk, no network): every table (click a header to "
+                                   "sort), every plot, each row's runs with config, versions, git revision and a "
+                                   "link to the record, published numbers beside the measured ones")
+        elif rel.endswith(".png"):
             entries[f"`{rel}`"] = ("accuracy vs compute / trainable parameters, 95% CI error bars, axes from 0 "
                                    "(parameters: symmetric log scale)")
         else:
@@ -95,6 +114,8 @@ def _remove_stale(results_dir: Path, keep: set[Path]) -> None:
     """Delete files an earlier run generated that this run no longer produces (only our own file names)."""
     ours = {results_dir / f"{stem}.{ext}" for stem in _GENERATED_STEMS for ext in ("md", "csv", "tex")}
     ours |= {results_dir / "plots" / f"{p}_{s}.png" for p in PROTOCOLS for s in PLOT_SUFFIXES}
+    ours |= {results_dir / "plots" / f"{stem}.png" for stem in ("motion_terms", "backbones", "temporal")}
+    ours |= set((results_dir / "plots").glob("prompt_attention_*.png")) | {results_dir / "index.html"}
     for path in sorted(ours - keep):
         if path.is_file():
             path.unlink()
@@ -165,6 +186,8 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str | None = N
         tables.append(controls)
     if kept:
         tables.append(build_efficiency(kept))
+    diagnostic_tables, diagnostic_plots, diagnostic_records = build_diagnostics(records_dir, raw)
+    tables += diagnostic_tables
     tables.append(build_published())
 
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -176,6 +199,10 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str | None = N
             written.append(path)
     for protocol, label, points in plots:
         written += write_plots(protocol, label, points, results_dir)
+    for write in diagnostic_plots:
+        written += write(results_dir)
+    written.append(write_index(tables, [p for p in written if p.suffix == ".png"], kept, records_dir, results_dir,
+                               diagnostic_records))
     counts = {"records": len(raw), "superseded": len(superseded), "skipped": len(skipped),
               "unknown": sum(len(by_protocol[p]) for p in unknown)}
     path = results_dir / "README.md"
