@@ -489,6 +489,28 @@ def test_zero_shot_sample_size_is_one_row_per_target_whatever_the_source(tmp_pat
     assert [(r["row"], r["methods"]) for r in rows] == [("toy-target", 3)]
 
 
+def test_training_fit_puts_train_beside_test_and_tests_against_frozen_clip(tmp_path):
+    """results/training_fit: per dataset the largest K (and base-to-novel base), train top-1 from the record,
+    test top-1, and exact McNemar against clip on the same videos; an untrained record of a method is left out."""
+    records, results = tmp_path / "records", tmp_path / "results"
+    clip_ok, ezclip_ok = fake.correct_pattern(100, 40, seed=1), fake.correct_pattern(100, 70, seed=2)
+    for method, correct in (("clip", clip_ok), ("ezclip", ezclip_ok), ("vificlip", clip_ok)):
+        for k in (2, 16):
+            rec = fake.record(method, "few_shot", "toy", {"seed": 1, "shots": k},
+                              [fake.evaluation("test", "toy", "test", correct, "fs/test")])
+            if method == "ezclip":
+                rec["training"]["train_top1"] = 0.9 if k == 16 else 0.5
+            fake.write(records, rec)
+    tables.build_tables(records, results, reference="ezclip")
+    rows = {r["method"]: r for r in read_csv(results / "training_fit.csv")}
+    assert set(rows) == {"clip", "ezclip"}  # vificlip's records carry no train top-1: not shown as trained
+    ez = rows["ezclip"]
+    assert (ez["evaluation"], ez["train_top1_pct"], ez["top1_pct"]) == ("few-shot K=16", "90.000", "70.000")
+    assert float(ez["delta_vs_clip_pp"]) == pytest.approx(30.0)
+    assert float(ez["mcnemar_p"]) == pytest.approx(stats.mcnemar_exact(ezclip_ok, clip_ok)["p"], rel=1e-3)
+    assert md_row(results / "training_fit.md", "few-shot K=16")[2] == "clip"
+
+
 # --------------------------------------------------------------------------------------------- ablations
 
 

@@ -32,6 +32,7 @@ from .loading import PROTOCOLS, deduplicate, load_records, protocol_name
 from .outcomes import group_by
 from .plots import PLOT_SUFFIXES, plot_points, write_plots
 from .power import power_lines, sample_sizes
+from .training_fit import build_training_fit
 from .published import build_published
 from .render import Table
 from .zero_shot import build_zero_shot
@@ -39,7 +40,7 @@ from .zero_shot import build_zero_shot
 log = logging.getLogger(__name__)
 
 _GENERATED_STEMS = {f"{p}{s}" for p in PROTOCOLS for s in ("", "_seeds", "_splits", "_tests", "_provenance")} | {
-    "efficiency", "published", "ablations", "controls", "README", "temporal", "motion_terms", "backbones"}
+    "efficiency", "published", "ablations", "controls", "training_fit", "README", "temporal", "motion_terms", "backbones"}
 DEFAULT_REFERENCE = "ezclip"
 
 
@@ -57,6 +58,8 @@ _DESCRIPTIONS = {
                  "and what the marks show",
     "controls": "positive / negative control: every method vs frozen clip on time-reversal pairs (train top-1, "
                 "test top-1 and direction with 95% CIs, exact McNemar, Holm)",
+    "training_fit": "training fit: train top-1 beside test top-1 per method × dataset (base-to-novel base, few-shot "
+                    "largest K), Δ vs frozen clip with exact McNemar and Holm",
     "published": "published numbers from methods.md §4 (NOT measured here)",
     "temporal": "temporal reliance: top-1 with frames in order / reversed / shuffled / one frame repeated, Δ vs in "
                 "order with paired CIs, exact McNemar, Holm (records/diagnostics/temporal)",
@@ -184,6 +187,9 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str | None = N
     controls = build_controls(by_protocol_all.get("few_shot", []), is_variant)
     if controls is not None:
         tables.append(controls)
+    fit = build_training_fit(by_protocol_all)
+    if fit is not None:
+        tables.append(fit)
     if kept:
         tables.append(build_efficiency(kept))
     diagnostic_tables, diagnostic_plots, diagnostic_records = build_diagnostics(records_dir, raw)
