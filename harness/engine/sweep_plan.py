@@ -75,11 +75,11 @@ def plan_table(pairs, throughput: float) -> tuple[list[str], list[list], dict]:
     for planned, job in pairs:
         cost = unit_cost(planned, cache)
         hours = cost["forward_clips"] / throughput / 3600
-        state = "done" if Path(job.record).exists() else "to run"
+        state = "done" if Path(job.record).exists() else "to-run"
         rows.append([job.method, job.label, state, cost["gmacs_per_view"], cost["train_videos"], cost["epochs"],
                      cost["eval_videos"], cost["views"], round(cost["train_gmacs"], 1), round(cost["eval_gmacs"], 1),
                      round(hours, 4)])
-        if state == "to run":
+        if state == "to-run":
             totals["units"] += 1
             totals["train_gmacs"] += cost["train_gmacs"]
             totals["eval_gmacs"] += cost["eval_gmacs"]
