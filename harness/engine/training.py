@@ -19,7 +19,8 @@ def video_dataset(video_list, config: dict, model, train: bool, skip_log: Path):
     size = data["input_size"] or model.input_size
     pipeline = build_pipeline(model.frames, size, train=train, clips=evaluation["clips"], crops=evaluation["crops"],
                               flip=bool(config["train"]["flip"]) and not video_list.temporal,
-                              random_offset=data["random_offset"], resize_ratio=data["resize_ratio"])
+                              random_offset=data["random_offset"], resize_ratio=data["resize_ratio"],
+                              decoder=data["decoder"])
     views = 1 if train else evaluation["clips"] * evaluation["crops"]
     return VideoListDataset(video_list.entries, video_list.video_root, pipeline, test_mode=not train,
                             skip_log=skip_log, placeholder_shape=(views * model.frames, 3, size, size))
