@@ -76,3 +76,18 @@ def test_bench_compares_the_decoders_on_the_same_clips(embedded_videos):
     workers = bench_workers(embedded_videos[:4], frames=8, input_size=32, decoder="decord", workers=(0, 1))
     assert set(workers["clips_per_s_by_workers"]) == {"0", "1"}
     assert all(rate > 0 for rate in workers["clips_per_s_by_workers"].values())
+
+
+def test_num_workers_per_device():
+    from harness.engine.training import resolve_num_workers
+
+    assert resolve_num_workers(3, cuda=True) == 3  # an explicit count is kept
+    assert resolve_num_workers(-1, cuda=False, cpus=64) == 0
+    assert resolve_num_workers(-1, cuda=True, cpus=16, local_processes=1) == 8
+    assert resolve_num_workers(-1, cuda=True, cpus=16, local_processes=4) == 3
+    assert resolve_num_workers(-1, cuda=True, cpus=2, local_processes=2) == 1
+    assert build_config("clip", True, [])["data"]["num_workers"] == 0  # embedded: unchanged (and its run ids)
+    assert build_config("clip", False, [])["data"]["num_workers"] == -1
+    assert build_config("clip", False, ["data.num_workers=2"])["data"]["num_workers"] == 2
+    with pytest.raises(HarnessError, match="data.num_workers must be ≥ 0, or -1"):
+        build_config("clip", True, ["data.num_workers=-3"])
