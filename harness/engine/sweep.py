@@ -217,6 +217,8 @@ def _print_plan(pairs, args) -> int:
     print(f"to run: {totals['units']} of {len(rows)} units, {totals['train_gmacs'] / 1e3:.2f} TMACs training "
           f"({TRAIN_FACTOR}× forward), {totals['eval_gmacs'] / 1e3:.2f} TMACs evaluation, "
           f"{totals['clip_hours']:.3f} clip-hours at {throughput:.2f} clips/s{measured}")
+    print(f"all {len(rows)} units: {totals['all_train_gmacs'] / 1e3:.2f} TMACs training, "
+          f"{totals['all_eval_gmacs'] / 1e3:.2f} TMACs evaluation, {totals['all_clip_hours']:.3f} clip-hours")
     return 0
 
 

@@ -71,7 +71,8 @@ def unit_cost(planned: dict, cache: dict) -> dict:
 def plan_table(pairs, throughput: float) -> tuple[list[str], list[list], dict]:
     """Rows of ``sweep --plan`` and the totals; ``throughput`` in forward clips per second."""
     cache, rows = {}, []
-    totals = dict(units=0, train_gmacs=0.0, eval_gmacs=0.0, clip_hours=0.0)
+    totals = dict(units=0, train_gmacs=0.0, eval_gmacs=0.0, clip_hours=0.0, all_train_gmacs=0.0, all_eval_gmacs=0.0,
+                  all_clip_hours=0.0)
     for planned, job in pairs:
         cost = unit_cost(planned, cache)
         hours = cost["forward_clips"] / throughput / 3600
@@ -79,6 +80,9 @@ def plan_table(pairs, throughput: float) -> tuple[list[str], list[list], dict]:
         rows.append([job.method, job.label, state, cost["gmacs_per_view"], cost["train_videos"], cost["epochs"],
                      cost["eval_videos"], cost["views"], round(cost["train_gmacs"], 1), round(cost["eval_gmacs"], 1),
                      round(hours, 4)])
+        totals["all_train_gmacs"] += cost["train_gmacs"]
+        totals["all_eval_gmacs"] += cost["eval_gmacs"]
+        totals["all_clip_hours"] += hours
         if state == "to-run":
             totals["units"] += 1
             totals["train_gmacs"] += cost["train_gmacs"]
