@@ -36,3 +36,10 @@ def test_slurm_sweep_writes_the_records_of_the_local_executor(slurm, tmp_path, m
     assert len(_records(local)) == 2 and _records(local) == _records(cluster)
     assert main(["sweep", *ARGS, "--records", str(cluster), "--status"]) == 0
     assert "2 done, 0 running, 0 failed, 0 pending" in capsys.readouterr().out
+
+
+def test_a_refused_submission_is_one_line(slurm, tmp_path, capsys):
+    code = main(["sweep", *ARGS, "--executor", "slurm", "--no-gpus", "--partition", "no-such-partition",
+                 "--records", str(tmp_path / "r"), "--results", str(tmp_path / "res")])
+    assert code == 2
+    assert "Slurm refused the sweep's jobs" in capsys.readouterr().err

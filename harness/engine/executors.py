@@ -179,8 +179,13 @@ def run_slurm(jobs: list[UnitJob], options: SlurmOptions, folder: Path, wait: bo
 
     executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
     executor.update_parameters(**slurm_parameters(options, has_gpus=options.gpus_per_unit > 0))
-    with executor.batch():
-        submitted = [executor.submit(run_job, asdict(job)) for job in jobs]
+    try:
+        with executor.batch():
+            submitted = [executor.submit(run_job, asdict(job)) for job in jobs]
+    except Exception as error:  # sbatch refused (unknown partition, limits): its own words, one line
+        text = [line for line in str(error).splitlines() if line.strip()]
+        raise HarnessError(f"Slurm refused the sweep's jobs: {text[-1] if text else type(error).__name__} "
+                           f"(check --partition / --account / --time-min / --mem-gb)") from None
     for job, handle in zip(jobs, submitted):
         print(f"[sweep] {job.name}: submitted as Slurm job {handle.job_id}", flush=True)
     if not wait:
