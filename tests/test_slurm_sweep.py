@@ -23,6 +23,9 @@ def slurm():
                              text=True, timeout=120)
     if started.returncode:
         pytest.skip(f"one-node Slurm did not start: {(started.stdout + started.stderr).strip().splitlines()[-1:]}")
+    yield
+    if "slurm up:" in started.stdout:  # this test started it: stop its daemons again (one that was up stays)
+        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "slurm-one-node.sh"), "stop"], timeout=60)
 
 
 def test_slurm_sweep_writes_the_records_of_the_local_executor(slurm, tmp_path, monkeypatch, capsys):
