@@ -55,7 +55,7 @@ def _json_report(out) -> dict:
 
 def test_bench_json_reports_every_data_path_set_and_the_lowest_ratio(shared_data, capfd):
     clip = shared_data / "mmaction2" / "tests" / "data" / "test.mp4"
-    out = cli_in_process(["bench", "--json", "--skip", "overhead", "training", "scaling", "--clips", "2",
+    out = cli_in_process(["bench", "--json", "--skip", "overhead", "decoders", "training", "scaling", "--clips", "2",
                           "--repeats", "1", "--min-seconds", "0", "--videos", str(clip)], capfd)
     report = _json_report(out)
     sets = {d["set"]: d for d in report["data_path"]}
@@ -74,7 +74,7 @@ def test_bench_overhead_and_training_on_the_toy_backbone(capfd, monkeypatch):
                         paired(first, second, repeats, 0.0, max_pairs))
     monkeypatch.chdir(REPO)  # the --train-one processes run `python -m harness` from here
     out = cli_in_process(["bench", "--json", "--backbone", "toy-vit", "--methods", "clip", "ezclip", "--skip",
-                          "data", "scaling", "--clips", "2", "--repeats", "1"], capfd)
+                          "data", "decoders", "scaling", "--clips", "2", "--repeats", "1"], capfd)
     report = _json_report(out)
     assert [r["method"] for r in report["overhead"]] == ["clip", "ezclip"]
     assert report["overhead_ratio"] == min(r["overhead_ratio"] for r in report["overhead"]) > 0
@@ -86,7 +86,7 @@ def test_bench_overhead_and_training_on_the_toy_backbone(capfd, monkeypatch):
 
 
 def test_videos_that_match_nothing_is_one_line_error(tmp_path, capfd):
-    out = cli_in_process(["bench", "--skip", "overhead", "training", "scaling", "--videos", str(tmp_path / "*.mp4")],
+    out = cli_in_process(["bench", "--skip", "overhead", "decoders", "training", "scaling", "--videos", str(tmp_path / "*.mp4")],
                          capfd)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "--videos matched no file" in out.stderr
@@ -98,6 +98,6 @@ def test_a_device_torch_cannot_use_is_one_line_error(capfd):
 
     if torch.cuda.is_available():
         pytest.skip("the error path needs a machine without CUDA; here --device cuda is valid")
-    out = cli_in_process(["bench", "--device", "cuda", "--skip", "data"], capfd)
+    out = cli_in_process(["bench", "--device", "cuda", "--skip", "data", "decoders"], capfd)
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0
     assert "--device cuda" in out.stderr and "--device cpu" in out.stderr

@@ -82,8 +82,8 @@ def test_test_views_are_decoded_once(tmp_path, monkeypatch):
     make_bad_videos(tmp_path / "videos")
     dataset = _dataset(tmp_path / "videos", ["full.mp4"])
     opened = []
-    original = pipeline._open_decord
-    monkeypatch.setattr(pipeline, "_open_decord", lambda path: opened.append(path) or original(path))
+    original = pipeline._open_reader
+    monkeypatch.setattr(pipeline, "_open_reader", lambda path, *a: opened.append(path) or original(path, *a))
     first = dataset[0]["inputs"]
     assert len(opened) == 1
     second = dataset[0]["inputs"]

@@ -5,7 +5,7 @@ PackActionInputs). The harness adds three things mmaction2 lacks:
 
 * ``SegmentSample`` — TSN-style sampling as the CLIP video methods do it (one frame per segment; random
   offset in training, segment centres at test, N evenly offset clips for multi-view testing);
-* ``DecodeFrames`` — decord decoding with a PyAV fallback (GIFs), strict checks (a frame that cannot be
+* ``DecodeFrames`` — decoding (``data.decoder``: decord, PyAV or torchcodec) with a PyAV fallback (GIFs), strict checks (a frame that cannot be
   decoded is an error, never a silently short clip) and a bounded in-memory cache of decoded videos so test
   views, repeated evaluations and epochs do not decode the same file twice;
 * ``VideoListDataset`` — an mmaction2 ``VideoDataset`` over an in-memory list whose unreadable videos are
@@ -153,14 +153,19 @@ class _NativeStderrSilenced:
         return False
 
 
-def _open_decord(path: str):
-    import decord
+def _open_reader(path: str, decoder: str = "decord"):
+    """A reader (``harness.data.decoders``) of ``path``, or a VideoDecodeError naming the decoder's complaint."""
+    from .decoders import open_reader
 
     try:
         with _NativeStderrSilenced():
-            return decord.VideoReader(path, num_threads=1)
+            return open_reader(path, decoder)
     except Exception as error:
-        raise VideoDecodeError(f"decord could not open it ({_error_text(error)})") from None
+        raise VideoDecodeError(f"{decoder} could not open it ({_error_text(error)})") from None
+
+
+def _open_decord(path: str):
+    return _open_reader(path, "decord")
 
 
 def _check_file(path: str) -> None:
@@ -170,18 +175,18 @@ def _check_file(path: str) -> None:
         raise VideoDecodeError("file is empty (0 bytes)")
 
 
-def read_all_frames(path: str) -> np.ndarray:
-    """Every frame of a (short) video as (N, H, W, 3) uint8, via decord, falling back to PyAV."""
+def read_all_frames(path: str, decoder: str = "decord") -> np.ndarray:
+    """Every frame of a (short) video as (N, H, W, 3) uint8, via ``decoder``, falling back to PyAV."""
     _check_file(path)
     try:
-        reader = _open_decord(path)
+        reader = _open_reader(path, decoder)
         count = len(reader)
         if count == 0:
             raise VideoDecodeError("no frames")
         try:
-            frames = reader.get_batch(list(range(count))).asnumpy()
+            frames = reader.frames(range(count))
         except Exception as error:
-            raise VideoDecodeError(f"decord failed while decoding ({_error_text(error)})") from None
+            raise VideoDecodeError(f"{decoder} failed while decoding ({_error_text(error)})") from None
     except VideoDecodeError as decord_error:
         try:  # PyAV reads what decord cannot: GIFs, odd frame sizes
             frames = _decode_pyav(path)
@@ -253,7 +258,10 @@ FRAME_COUNTS: dict[str, int] = {}
 @TRANSFORMS.register_module()
 class OpenVideo(BaseTransform):
     """Find the frame count of ``filename`` without decoding (remembered per path, so a cached video is
-    never reopened). Files decord cannot open (GIFs) are decoded whole with PyAV and cached."""
+    never reopened). Files the decoder cannot open (decord: GIFs) are decoded whole with PyAV and cached."""
+
+    def __init__(self, decoder: str = "decord"):
+        self.decoder = decoder
 
     def transform(self, results: dict) -> dict:
         path = results["filename"]
@@ -262,9 +270,9 @@ class OpenVideo(BaseTransform):
             return results
         _check_file(path)
         try:
-            reader = _open_decord(path)
+            reader = _open_reader(path, self.decoder)
         except VideoDecodeError:
-            frames = read_all_frames(path)  # PyAV fallback (GIF) or a clear error
+            frames = read_all_frames(path, self.decoder)  # PyAV fallback (GIF) or a clear error
             DECODE_CACHE.put(f"full:{path}", frames)
             results["total_frames"] = FRAME_COUNTS[path] = len(frames)
             return results
@@ -284,19 +292,18 @@ class DecodeFrames(BaseTransform):
     so random offsets in later epochs need no decoding. ``cache="none"`` disables it.
     """
 
-    def __init__(self, cache: str = "sampled"):
-        self.cache = cache
+    def __init__(self, cache: str = "sampled", decoder: str = "decord"):
+        self.cache, self.decoder = cache, decoder
 
-    @staticmethod
-    def _pyav_fallback(path: str, inds: np.ndarray, expected: int, error: Exception) -> np.ndarray:
-        """decord opened the file but failed on frames: PyAV must yield the same frame count, else skip."""
+    def _pyav_fallback(self, path: str, inds: np.ndarray, expected: int, error: Exception) -> np.ndarray:
+        """The decoder opened the file but failed on frames: PyAV must yield the same frame count, else skip."""
         try:
             full = _decode_pyav(path)
         except VideoDecodeError as pyav_error:
-            raise VideoDecodeError(f"decord failed on sampled frames ({_error_text(error)}); "
+            raise VideoDecodeError(f"{self.decoder} failed on sampled frames ({_error_text(error)}); "
                                    f"{pyav_error}") from None
         if len(full) != expected:
-            raise VideoDecodeError(f"decord failed on sampled frames and PyAV decodes {len(full)} of the "
+            raise VideoDecodeError(f"{self.decoder} failed on sampled frames and PyAV decodes {len(full)} of the "
                                    f"{expected} frames the container declares (truncated or corrupt)")
         return _as_rgb(full)[inds]
 
@@ -313,20 +320,20 @@ class DecodeFrames(BaseTransform):
             reader = results.pop("video_reader", None)
             if reader is None:
                 try:
-                    reader = _open_decord(path)
+                    reader = _open_reader(path, self.decoder)
                 except VideoDecodeError:  # a PyAV-only file evicted from the cache
                     reader = None
             if reader is None:
-                full = read_all_frames(path)
+                full = read_all_frames(path, self.decoder)
                 DECODE_CACHE.put(f"full:{path}", full)
                 imgs = full[inds]
-            elif self.cache == "full" and len(reader) * np.prod(reader[0].shape) <= DECODE_CACHE.max_item:
-                full = read_all_frames(path)
+            elif self.cache == "full" and len(reader) * _frame_bytes(reader) <= DECODE_CACHE.max_item:
+                full = read_all_frames(path, self.decoder)
                 DECODE_CACHE.put(f"full:{path}", full)
                 imgs = full[inds]
             else:
                 try:
-                    imgs = _as_rgb(reader.get_batch(list(map(int, inds))).asnumpy())
+                    imgs = _as_rgb(reader.frames(inds))
                 except Exception as error:
                     imgs = self._pyav_fallback(path, inds, len(reader), error)
                 if self.cache == "sampled":
@@ -339,14 +346,19 @@ class DecodeFrames(BaseTransform):
         return results
 
 
+def _frame_bytes(reader) -> int:
+    return int(reader.frames([0])[0].nbytes)
+
+
 def build_pipeline(frames: int, input_size: int, train: bool, clips: int = 1, crops: int = 1,
-                   flip: bool = True, random_offset: bool = True, resize_ratio: float = 256 / 224) -> list[dict]:
+                   flip: bool = True, random_offset: bool = True, resize_ratio: float = 256 / 224,
+                   decoder: str = "decord") -> list[dict]:
     """The transform list for training or testing; geometry follows the official CLIP video repos:
     short side → input·256/224, then random multi-scale crop (+ flip) in training, centre/three crops at test."""
     short = int(round(input_size * resize_ratio))
-    steps = [dict(type=OpenVideo),
+    steps = [dict(type=OpenVideo, decoder=decoder),
              dict(type=SegmentSample, frames=frames, clips=clips, test_mode=not train, random_offset=random_offset),
-             dict(type=DecodeFrames, cache="full" if train else "sampled"),
+             dict(type=DecodeFrames, cache="full" if train else "sampled", decoder=decoder),
              dict(type=FrameResize, scale=(-1, short))]
     if train:
         steps += [dict(type=MultiScaleCrop, input_size=input_size, scales=(1, 0.875, 0.75, 0.66),

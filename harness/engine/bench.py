@@ -46,7 +46,8 @@ def add_parser(subparsers) -> None:
                         help="also measure the data path on these video files (e.g. a sample of your dataset)")
     parser.add_argument("--min-seconds", type=non_negative_float, default=2.0,
                         help="data path: repeat short passes until each side has run this long (median of pairs)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["overhead", "data", "training", "scaling"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["overhead", "data", "decoders", "training",
+                                                                      "scaling"])
     parser.add_argument("--output", default=None, help="also write the JSON here (e.g. results/bench.json)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--train-one", default=None, help=argparse_suppress())
@@ -121,7 +122,7 @@ def _decodable(paths, sampler) -> tuple[list[str], list[str], list[str]]:
     for path in paths:
         try:  # decord raises its own error types besides the harness's VideoDecodeError
             reader = _open_decord(str(path))
-            frames = reader.get_batch(list(map(int, sampler.transform(dict(total_frames=len(reader)))["frame_inds"])))
+            frames = reader.frames(sampler.transform(dict(total_frames=len(reader)))["frame_inds"])
         except Exception:
             skipped.append(str(path))
             continue
@@ -397,6 +398,8 @@ def handle(args) -> int:
         report["data_path"] = [bench_data_path(files, args.frames, size, args.repeats, label, args.min_seconds)
                                for label, files, size in data_path_sets(args)]
         report["data_path_ratio"] = min(d["data_path_ratio"] for d in report["data_path"] if "data_path_ratio" in d)
+    if "decoders" not in args.skip:
+        report["decoders"], report["workers"] = _decoder_sets(args)
     if "overhead" not in args.skip:
         report["overhead"] = [bench_overhead(m, args.backbone, args.frames, args.clips, args.repeats, args.device)
                               for m in args.methods]
@@ -416,6 +419,26 @@ def handle(args) -> int:
     return 0
 
 
+def _decoder_sets(args) -> tuple[list[dict], list[dict]]:
+    """Decoders side by side on the full-size synthetic clips, ../shared/data's real clips and --videos; and
+    the pipeline's clips/s against data.num_workers on the full-size clips with the default decoder."""
+    from ..data.fullsize import ensure_fullsize_clips
+    from .bench_decoders import bench_decoders, bench_workers, shared_clips
+    from .config import ENGINE_DEFAULTS
+    from ..models.backbones import create_clip, preprocess_cfg
+
+    fullsize = [str(p) for p in ensure_fullsize_clips(args.clips)]
+    sets = [("fullsize-synthetic", fullsize)]
+    if shared_clips():
+        sets.append(("shared-real-clips", shared_clips()))
+    if args.videos:
+        sets.append(("videos", user_videos(args.videos)))
+    rows = [bench_decoders(files, args.frames, label, args.min_seconds, args.repeats) for label, files in sets]
+    size = preprocess_cfg(create_clip(name=args.backbone, pretrained="none"))["size"]
+    workers = [bench_workers(fullsize, args.frames, size, ENGINE_DEFAULTS["data"]["decoder"])]
+    return rows, workers
+
+
 def _print(report: dict) -> None:
     from tabulate import tabulate
 
@@ -427,6 +450,18 @@ def _print(report: dict) -> None:
                          d.get("data_path_ratio", d.get("error"))] for d in report["data_path"]],
                        headers=["data path", "clips", "frame size", "input", "harness clips/s", "raw decord clips/s",
                                 "ratio (goal ≥ 0.8)"], tablefmt="github"))
+    if "decoders" in report:
+        from ..data.decoders import DECODERS
+
+        print(tabulate([[d["set"], d["clips"], *[d["decoders"].get(k, {}).get("clips_per_s",
+                                                   d["decoders"].get(k, {}).get("error", d.get("error")))
+                                                   for k in DECODERS],
+                         ", ".join(f"{k} {v['same_frames_as_decord']}" for k, v in d["decoders"].items()
+                                   if v.get("same_frames_as_decord") and k != "decord")] for d in report["decoders"]],
+                       headers=["decoders (clips/s)", "clips", *DECODERS, "same frames as decord"], tablefmt="github"))
+        for w in report["workers"]:
+            print(f"data.num_workers ({w['decoder']}, {w['clips']} full-size clips, {w['cores']} cores): clips/s "
+                  + ", ".join(f"{k} workers {v}" for k, v in w["clips_per_s_by_workers"].items()))
     if "overhead" in report:
         print(tabulate([[r["method"], r.get("gmacs_per_view"), r["harness_clips_per_s"], r["bare_clips_per_s"],
                          r["overhead_ratio"]] for r in report["overhead"]],

@@ -34,7 +34,8 @@ def load_yaml(text: str):
 ENGINE_DEFAULTS: dict[str, Any] = {
     "backbone": {"name": "toy-vit", "pretrained": "embedded", "quick_gelu": "auto"},
     "data": {
-        "num_workers": 0,           # decode workers per process; 0 decodes in the main process
+        "num_workers": 0,           # decode workers per process; 0: in the main process; -1: per device (real data)
+        "decoder": "decord",        # decord | pyav | torchcodec (harness/data/decoders.py); not decord: in the run id
         "input_size": None,         # None: the backbone's own input size
         "resize_ratio": 256 / 224,  # short side = input_size · 256/224 before cropping, as the official repos
         "random_offset": True,      # TSN random offset inside segments in training
@@ -70,7 +71,8 @@ RESULT_NEUTRAL_KEYS: tuple[tuple[str, str], ...] = (("eval", "feature_cache"), (
 
 #: Keys added after records existed: at their default they are left out of the run id, so the records made
 #: before them keep their ids; any other value changes the id.
-DEFAULT_FREE_KEYS: tuple[tuple[str, str, object], ...] = (("eval", "limit", 0), ("runtime", "validation_only", False))
+DEFAULT_FREE_KEYS: tuple[tuple[str, str, object], ...] = (("eval", "limit", 0), ("runtime", "validation_only", False),
+                                                          ("data", "decoder", "decord"))
 
 
 def identity_config(config: dict) -> dict:
@@ -218,6 +220,8 @@ def build_config(method: str, embedded: bool, cfg_options: list[str] | None = No
             config["backbone"]["pretrained"] = "none"
     if pretrained is not None:
         config["backbone"]["pretrained"] = pretrained
+    if not embedded:  # real datasets: decode workers per device (engine/training.resolve_num_workers)
+        config["data"]["num_workers"] = -1
     config = deep_merge(config, parse_cfg_options(cfg_options), strict=True)
     _validate_values(config)
     return config
@@ -258,6 +262,11 @@ def _validate_values(config: dict) -> None:
     if runtime["checkpoint_selection"] == "val" and not runtime["val_fraction"] > 0:
         raise HarnessError("runtime.checkpoint_selection=val needs runtime.val_fraction > 0 (a slice held out "
                            "from the training list)")
+    from ..data.decoders import check_decoder
+
+    check_decoder(data["decoder"])
+    if data["num_workers"] < -1:
+        raise HarnessError(f"data.num_workers must be ≥ 0, or -1 for per device (got {data['num_workers']})")
     if config["eval"]["limit"] < 0:
         raise HarnessError("eval.limit must be ≥ 0 (0 evaluates every video)")
     if config["eval"]["crops"] not in (1, 3):

@@ -81,11 +81,7 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         # a schedule the method's embedded config sets for this protocol on this dataset (cfg-options still win)
         configs[index] = build_config(method, embedded, options, backbone, pretrained, unit=key) if key in own \
             else config
-        unit_key = dict(protocol=protocol["name"], protocol_version=protocol["version"], dataset=unit.dataset,
-                        seed=unit.seed, shots=unit.shots, checkpoint=checkpoint_id and checkpoint_id["sha256"],
-                        file_hashes=unit.file_hashes, weights=_weights_identity(config),
-                        **({"reproduction": reproduction["release"]} if reproduction else {}))
-        run_id = rec.make_run_id(method, unit.label(), identity_config(configs[index]), unit_key)
+        run_id = unit_run_id(method, protocol, unit, configs[index], config, checkpoint_id, reproduction)
         path = rec.record_path(records_root, protocol["name"], method, unit.dataset, run_id)
         if path.exists() and not force:
             log(f"[skip] {run_id}: record exists ({path}); --force reruns it")
@@ -134,6 +130,42 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
         results[index] = record
     forget_converted()
     return [results[i] for i in sorted(results)]
+
+
+def unit_run_id(method: str, protocol: dict, unit, unit_config: dict, config: dict, checkpoint_id: dict | None = None,
+                reproduction: dict | None = None) -> str:
+    """The run id of one unit (config and unit hashes); ``sweep --plan`` and its executors name units by it."""
+    unit_key = dict(protocol=protocol["name"], protocol_version=protocol["version"], dataset=unit.dataset,
+                    seed=unit.seed, shots=unit.shots, checkpoint=checkpoint_id and checkpoint_id["sha256"],
+                    file_hashes=unit.file_hashes, weights=_weights_identity(config),
+                    **({"reproduction": reproduction["release"]} if reproduction else {}))
+    return rec.make_run_id(method, unit.label(), identity_config(unit_config), unit_key)
+
+
+def plan_units(method: str, protocol_name: str, datasets: list[str] | None = None, backbone: str | None = None,
+               pretrained: str | None = None, seeds: list[int] | None = None, cfg_options: list[str] | None = None,
+               records_dir: str | None = None, shots: list[int] | None = None) -> list[dict]:
+    """The units ``run`` would run (same run ids and record paths), without training or evaluating anything."""
+    protocol = load_protocol(protocol_name)
+    dataset_objs, source_obj = resolve_datasets(protocol, datasets, None, {})
+    embedded = all(getattr(d, "kind", "") == "embedded" for d in dataset_objs + ([source_obj] if source_obj else []))
+    options = [*(cfg_options or []), "runtime.launcher=none"]
+    config = build_config(method, embedded, options, backbone, pretrained)
+    trainable = _needs_training(method, config)
+    units = expand_units(protocol, dataset_objs, source_obj, seeds, shots, train_source=trainable)
+    if config["runtime"]["validation_only"]:
+        units = [replace(unit, evaluations=[]) for unit in units]
+    records_root = Path(records_dir) if records_dir else default_records_dir()
+    own = embedded_units(method) if embedded else set()
+    planned = []
+    for unit in units:
+        key = f"{protocol['name']}/{unit.dataset}"
+        unit_config = build_config(method, embedded, options, backbone, pretrained, unit=key) if key in own else config
+        run_id = unit_run_id(method, protocol, unit, unit_config, config)
+        planned.append(dict(method=method, protocol=protocol["name"], unit=unit, config=unit_config, run_id=run_id,
+                            trainable=trainable and unit.train is not None,
+                            record=rec.record_path(records_root, protocol["name"], method, unit.dataset, run_id)))
+    return planned
 
 
 def _shown_path(path: Path) -> str:

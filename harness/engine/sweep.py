@@ -36,12 +36,34 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="run this many (method, protocol) jobs at once, each in its own process (the embedded "
                              "backbone uses one CPU thread per process, so 2 workers use 2 cores)")
+    parser.add_argument("--shots", type=int, nargs="+", default=None, help="few-shot K values (default: the protocol's)")
+    parser.add_argument("--executor", choices=["local", "slurm"], default=None,
+                        help="one job per protocol unit, under a per-unit lock: local = --workers processes on this "
+                             "machine, slurm = one Slurm job per unit through submitit (extra 'cluster'); default: "
+                             "(method, protocol) jobs as before")
+    parser.add_argument("--gpus-per-unit", type=int, default=1, help="GPUs per unit job (torchrun when > 1)")
+    cluster = parser.add_argument_group("slurm (--executor slurm)")
+    cluster.add_argument("--partition", default=None)
+    cluster.add_argument("--account", default=None)
+    cluster.add_argument("--qos", default=None)
+    cluster.add_argument("--time-min", type=int, default=240, help="time limit per unit job, minutes")
+    cluster.add_argument("--mem-gb", type=float, default=16)
+    cluster.add_argument("--cpus-per-gpu", type=int, default=4, help="decoder CPUs per GPU (cpus-per-task = G × this)")
+    cluster.add_argument("--array-parallelism", type=int, default=64, help="at most this many unit jobs at once")
+    cluster.add_argument("--no-gpus", action="store_true", help="request no GPUs (CPU-only partitions, tests)")
+    cluster.add_argument("--no-wait", action="store_true", help="submit and return; `sweep --status` follows them")
+    parser.add_argument("--plan", action="store_true",
+                        help="print every unit with its estimated GMACs and clip-hours, then stop (nothing runs)")
+    parser.add_argument("--throughput", type=float, default=None, metavar="CLIPS_PER_S",
+                        help="forward clips per second for --plan's clip-hours (default: measured, `bench`)")
+    parser.add_argument("--status", action="store_true",
+                        help="list every unit as done / running / failed / pending (with the failure's last line)")
     parser.set_defaults(func=handle)
 
 
 def _scoped(args) -> bool:
     """Methods' ``sweep:`` scopes (methods/configs/ezclip-no-*.yaml) apply to the default, embedded sweep only;
-    naming datasets or a backbone asks for exactly those."""
+    naming datasets or a backbone asks for exactly those (and ``--shots`` for exactly those K)."""
     return not (args.datasets or args.backbone)
 
 
@@ -55,9 +77,14 @@ def _jobs(args) -> list[tuple[str, str]]:
 
 
 def _shots(method: str, protocol: str, args) -> list[int] | None:
+    """The few-shot K values of one (method, protocol) job: ``--shots``, else the method's scope, else all."""
     from .config import sweep_scope
 
-    return sweep_scope(method).get("shots") if protocol == "few_shot" and _scoped(args) else None
+    if protocol != "few_shot":
+        return None
+    if getattr(args, "shots", None):
+        return list(args.shots)
+    return sweep_scope(method).get("shots") if _scoped(args) else None
 
 
 def _run_argv(method: str, protocol: str, args, records_root: Path) -> list[str]:
@@ -130,21 +157,40 @@ def handle(args) -> int:
         load_protocol(protocol)
 
     records_root = Path(args.records) if args.records else records_dir()
+    if args.workers < 1:
+        raise HarnessError(f"--workers must be ≥ 1, got {args.workers}")
+    if args.gpus_per_unit < 1:
+        raise HarnessError(f"--gpus-per-unit must be ≥ 1, got {args.gpus_per_unit}")
+    if args.executor == "slurm" and not (args.plan or args.status):
+        from .executors import require_slurm
+
+        require_slurm()  # before anything is written
+    if args.plan or args.status or args.executor:
+        from .sweep_plan import plan_jobs
+
+        pairs = plan_jobs(args, records_root)
+        if args.plan:
+            return _print_plan(pairs, args)
+        if args.status:
+            return _print_status(pairs)
     records_root.mkdir(parents=True, exist_ok=True)
     (records_root / "SWEEP_COMMAND").write_text("python -m harness " + shlex.join(sys.argv[1:]) + "\n",
                                                 encoding="utf-8")
     started = time.perf_counter()
     timings, failures = [], []
-    if args.workers < 1:
-        raise HarnessError(f"--workers must be ≥ 1, got {args.workers}")
-    if args.workers > 1:
+    if args.executor:
+        failures = _run_units([job for _, job in pairs], args, records_root)
+        if args.no_wait:
+            print("submitted; `sweep --status` with the same arguments lists where each unit stands")
+            return 0
+    elif args.workers > 1:
         # the longest jobs first (few-shot trains most: 40 epochs on toy-temporal; untrained clip only
         # evaluates), so the workers finish together
         jobs = _jobs(args)
         cost_order = {"few_shot": 0, "zero_shot": 1, "base2novel": 2}
         jobs.sort(key=lambda job: (job[0] == "clip", cost_order.get(job[1], 3)))
         timings, failures = _run_parallel(jobs, args, records_root)
-    for method, protocol in _jobs(args) if args.workers == 1 else []:
+    for method, protocol in _jobs(args) if args.workers == 1 and not args.executor else []:
         began = time.perf_counter()
         records = run(method, protocol, datasets=args.datasets, backbone=args.backbone,
                       pretrained=args.pretrained, seeds=args.seeds, cfg_options=args.cfg_options,
@@ -165,4 +211,69 @@ def handle(args) -> int:
         for line in failures:
             print(f"  {line}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_units(jobs, args, records_root: Path) -> list[str]:
+    """One job per unit through the chosen executor; returns the failures' lines."""
+    from .executors import SlurmOptions, run_local, run_slurm
+
+    if args.executor == "local":
+        return run_local(jobs, args.workers)
+    options = SlurmOptions(partition=args.partition, gpus_per_unit=0 if args.no_gpus else args.gpus_per_unit,
+                           cpus_per_task=args.cpus_per_gpu, mem_gb=args.mem_gb, time_min=args.time_min,
+                           array_parallelism=args.array_parallelism, account=args.account, qos=args.qos)
+    return run_slurm(jobs, options, records_root / "sweep-logs" / "slurm", wait=not args.no_wait)
+
+
+def _print_plan(pairs, args) -> int:
+    """``sweep --plan``: a table of every unit's estimated cost and the totals of those still to run."""
+    from tabulate import tabulate
+
+    from .sweep_plan import TRAIN_FACTOR, plan_table
+
+    throughput, measured = args.throughput, ""
+    if throughput is None:
+        throughput, measured = _measured_throughput(args), " (measured: bench's forward pass on this machine)"
+    elif throughput <= 0:
+        from ..errors import HarnessError
+
+        raise HarnessError(f"--throughput must be > 0 clips/s, got {throughput}")
+    headers, rows, totals = plan_table(pairs, throughput)
+    print(tabulate(rows, headers=headers))
+    print(f"to run: {totals['units']} of {len(rows)} units, {totals['train_gmacs'] / 1e3:.2f} TMACs training "
+          f"({TRAIN_FACTOR}× forward), {totals['eval_gmacs'] / 1e3:.2f} TMACs evaluation, "
+          f"{totals['clip_hours']:.3f} clip-hours at {throughput:.2f} clips/s{measured}")
+    print(f"all {len(rows)} units: {totals['all_train_gmacs'] / 1e3:.2f} TMACs training, "
+          f"{totals['all_eval_gmacs'] / 1e3:.2f} TMACs evaluation, {totals['all_clip_hours']:.3f} clip-hours")
+    return 0
+
+
+def _measured_throughput(args) -> float:
+    """Forward clips per second of the first method on this machine (``bench``'s bare model timing)."""
+    from .bench import bench_overhead
+    from .config import build_config
+
+    method = args.methods[0]
+    config = build_config(method, True, list(args.cfg_options or []), args.backbone, args.pretrained)
+    figures = bench_overhead(method, config["backbone"]["name"], int(config["model"].get("frames", 8)), clips=4,
+                             repeats=2)
+    return float(figures["bare_clips_per_s"])
+
+
+def _print_status(pairs) -> int:
+    """``sweep --status``: each unit's state, then the counts."""
+    from collections import Counter
+
+    from tabulate import tabulate
+
+    from .sweep_plan import unit_state
+
+    rows, counts = [], Counter()
+    for _, job in pairs:
+        state, detail = unit_state(job)
+        counts[state] += 1
+        rows.append([job.method, job.label, state, detail])
+    print(tabulate(rows, headers=["method", "unit", "state", "detail"]))
+    print(", ".join(f"{counts[s]} {s}" for s in ("done", "running", "failed", "pending")))
     return 0
