@@ -85,6 +85,12 @@ def write_backbone_plot(rows: list[dict], results_dir: Path) -> list[Path]:
     fig = Figure(figsize=(11, 4.4), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     for ax, key, title in ((axes[0], "novel", "novel-class top-1 (N)"), (axes[1], "hm", "harmonic mean HM")):
+        for method, dataset in slots:  # a thin line joins one method's points across backbones (smallest first)
+            mine = [r for r in rows if (r["method"], r["dataset"]) == (method, dataset) and r[key][0] is not None]
+            if len(mine) > 1:
+                ax.plot([backbones.index(r["backbone"]) - 0.4 + width * (slots.index((method, dataset)) + 0.5)
+                         for r in mine], [100 * r[key][0] for r in mine], color=colours[dataset], linewidth=0.8,
+                        alpha=0.5)
         for r in rows:
             x = backbones.index(r["backbone"]) - 0.4 + width * (slots.index((r["method"], r["dataset"])) + 0.5)
             value, low, high = (100 * v if v is not None else None for v in r[key])
