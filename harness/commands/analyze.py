@@ -45,7 +45,8 @@ def add_parser(subparsers) -> None:
                                                       "backbone are tabled by `tables`)")
     backbones.add_argument("--method", required=True)
     backbones.add_argument("--backbones", nargs="+", required=True, metavar="NAME",
-                           help="e.g. toy-vit, or on the real path ViT-B-32 ViT-B-16 ViT-L-14")
+                           help="e.g. toy-vit-s toy-vit toy-vit-l (embedded), or on the real path "
+                           "ViT-B-32 ViT-B-16 ViT-L-14")
     backbones.add_argument("--pretrained", default=None, help="open_clip tag or checkpoint (all backbones)")
     backbones.add_argument("--dataset", action="append", default=None, metavar="D")
     backbones.add_argument("--seed", type=int, action="append", default=None)

@@ -56,13 +56,14 @@ def handle(args) -> int:
     from ..models.checkpoints import (export_official, needs_backbone_weights, read_checkpoint,
                                       to_harness_state, write_harness, write_official)
     from ..engine.config import build_config
+    from ..models.backbones import is_embedded_backbone
     from ..models.methods_registry import method_class
     from ..engine.preflight import probe_model
 
     method_class(args.method)  # an unknown method is one line before any file is read
     _check_destination(args.src, args.dst, args.force)
     ckpt = read_checkpoint(args.src)
-    config = build_config(args.method, args.backbone in (None, "toy-vit"), args.cfg_options, args.backbone,
+    config = build_config(args.method, is_embedded_backbone(args.backbone), args.cfg_options, args.backbone,
                           args.pretrained)
     model = probe_model(args.method, config)
     state, report, dtypes = to_harness_state(ckpt, model, args.method)

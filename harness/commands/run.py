@@ -15,7 +15,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--dataset", action="append", default=None, metavar="D",
                         help="dataset(s) (repeatable); default: the protocol's embedded datasets")
     parser.add_argument("--source", default=None, help="zero-shot training set (default: toy-source / kinetics400)")
-    parser.add_argument("--backbone", default=None, help="open_clip architecture, e.g. ViT-B-16 (default toy-vit)")
+    parser.add_argument("--backbone", default=None, help="open_clip architecture, e.g. ViT-B-16 (default toy-vit; embedded sizes "
+                        "toy-vit-s, toy-vit-l)")
     parser.add_argument("--pretrained", default=None,
                         help="open_clip tag (needs network), local checkpoint path, 'embedded', or 'none'")
     parser.add_argument("--seed", type=int, action="append", default=None, help="protocol seed(s) to run")

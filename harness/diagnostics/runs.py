@@ -8,15 +8,16 @@ from pathlib import Path
 
 from ..engine import workdirs
 from ..errors import HarnessError, closest
+from ..models.backbones import is_embedded_backbone
 from ..paths import REPO_ROOT
 
 
 def source_records(records_dir: Path, method: str, protocol: str, dataset: str,
                    seeds: list[int] | None = None) -> list[dict]:
     """The newest run record per unit of ``method`` / ``protocol`` / ``dataset`` (optionally only ``seeds``)."""
-    from ..reports.loading import deduplicate, load_records, protocol_name
+    from ..reports.loading import deduplicate, load_records, on_main_backbone, protocol_name
 
-    kept, _ = deduplicate(load_records(Path(records_dir))[0])
+    kept, _ = deduplicate(on_main_backbone(load_records(Path(records_dir))[0])[0])
     methods = {r["method"] for r in kept}
     if method not in methods:
         raise HarnessError(f"no run records of method {method!r} under {records_dir}{closest(method, methods)}; "
@@ -144,7 +145,7 @@ class EvaluationSession:
         self.unit = rebuild_unit(record)
         seed = self.unit.seed + self.config["runtime"]["seed"]
         set_random_seed(seed, deterministic=self.config["runtime"]["deterministic"])
-        if self.config["backbone"]["name"] == "toy-vit" and not self.config["runtime"].get("threads"):
+        if is_embedded_backbone(self.config["backbone"]["name"]) and not self.config["runtime"].get("threads"):
             torch.set_num_threads(1)  # as `run` does for the toy backbone (harness.engine.runner._set_threads)
         method = self.config.get("method") or record["method"]
         self.model = method_class(method)(backbone=self.config["backbone"], **self.config["model"])

@@ -73,9 +73,10 @@ def _videos(count: int):
 
 def _build(method: str, backbone: str, frames: int, device: str = "cpu"):
     from .config import build_config
+    from ..models.backbones import is_embedded_backbone
     from ..models.methods_registry import method_class
 
-    config = build_config(method, embedded=backbone == "toy-vit", backbone=backbone,
+    config = build_config(method, embedded=is_embedded_backbone(backbone), backbone=backbone,
                           cfg_options=[f"model.frames={frames}"])
     model = method_class(method)(backbone=config["backbone"], **config["model"]).eval()
     return model.to(_device(device)), config

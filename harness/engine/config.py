@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from ..errors import HarnessError, closest
+from ..models.backbones import is_embedded_backbone
 from ..models.methods_registry import method_config_path
 
 
@@ -210,13 +211,13 @@ def build_config(method: str, embedded: bool, cfg_options: list[str] | None = No
     config = method_defaults(method)
     overrides = config.pop("embedded")
     per_unit = overrides.pop("units", None) or {}
-    if embedded and (backbone in (None, "toy-vit")):
+    if embedded and is_embedded_backbone(backbone):  # every toy size runs the same benchmark's schedules
         config = deep_merge(config, overrides, strict=True)
         if unit in per_unit:
             config = deep_merge(config, per_unit[unit], f"embedded.units.{unit}", strict=True)
     if backbone is not None:
         config["backbone"]["name"] = backbone
-        if pretrained is None and backbone != "toy-vit":
+        if pretrained is None and not is_embedded_backbone(backbone):
             config["backbone"]["pretrained"] = "none"
     if pretrained is not None:
         config["backbone"]["pretrained"] = pretrained

@@ -14,6 +14,7 @@ from . import records as rec
 from . import workdirs
 from .config import build_config, embedded_units, identity_config
 from .distributed import init_distributed, is_rank0, log
+from ..models.backbones import is_embedded_backbone
 from ..models.methods_registry import method_class
 from ..paths import REPO_ROOT, records_dir as default_records_dir, work_root as default_work_root
 from .preflight import check_run
@@ -182,8 +183,8 @@ def _weights_identity(config: dict) -> str | None:
     if backbone["pretrained"] == "embedded":
         from ..models import toyclip
 
-        fingerprint = getattr(toyclip, "fingerprint", None)
-        return f"embedded-toy-clip-v{toyclip.VERSION}-{fingerprint()[:12] if fingerprint else ''}"
+        name = backbone["name"] if backbone["name"] in toyclip.TOY_MODELS else toyclip.TOY_MODEL_NAME
+        return f"embedded-toy-clip-v{toyclip.VERSION}-{toyclip.fingerprint(name)[:12]}"  # toy-vit's string unchanged
     return backbone["pretrained"]
 
 
@@ -195,6 +196,6 @@ def _set_threads(config: dict) -> None:
     """``runtime.threads`` 0 = auto: one thread for the embedded toy backbone (its ops are too small to
     gain from more, and OpenMP threads spin badly when the cores are shared — measured 10× slower steps),
     torch's default otherwise."""
-    threads = config["runtime"]["threads"] or (1 if config["backbone"]["name"] == "toy-vit" else 0)
+    threads = config["runtime"]["threads"] or (1 if is_embedded_backbone(config["backbone"]["name"]) else 0)
     if threads:
         torch.set_num_threads(int(threads))

@@ -12,11 +12,18 @@ from pathlib import Path
 
 from ..errors import HarnessError, closest
 
-EMBEDDED_BACKBONE = "toy-vit"
+EMBEDDED_BACKBONE = "toy-vit"  # the default; harness.models.toyclip.TOY_MODELS lists every embedded size
+EMBEDDED_BACKBONES = ("toy-vit-s", "toy-vit", "toy-vit-l")  # = toyclip.TOY_MODELS (kept import-free here)
 EMBEDDED_TAG = "embedded"
 RANDOM_TAGS = {None, "", "none", "random", "scratch"}
 # Architectures users of this field run; any other open_clip ViT name works too.
 COMMON_BACKBONES = ("toy-vit", "ViT-B-32", "ViT-B-16", "ViT-L-14", "ViT-L-14-336")
+
+
+def is_embedded_backbone(name: str | None) -> bool:
+    """Whether ``name`` (None = the default) is one of the embedded toy CLIP sizes: those get the "embedded"
+    weights by default, the methods' ``embedded:`` schedules and the single-thread CPU setting."""
+    return name is None or name in EMBEDDED_BACKBONES
 
 
 def _ensure_toy_registered() -> None:
@@ -30,7 +37,7 @@ def list_backbones() -> list[str]:
     import open_clip
 
     _ensure_toy_registered()
-    return [m for m in open_clip.list_models() if "ViT" in m or m == EMBEDDED_BACKBONE]
+    return [m for m in open_clip.list_models() if "ViT" in m or m in EMBEDDED_BACKBONES]
 
 
 def resolve_quick_gelu(name: str, pretrained: str | None, quick_gelu) -> bool:
@@ -205,12 +212,13 @@ def create_clip(name: str = EMBEDDED_BACKBONE, pretrained: str | None = EMBEDDED
     check_backbone(name)
     tag = pretrained if pretrained not in RANDOM_TAGS else None
     if tag == EMBEDDED_TAG:
-        if name != EMBEDDED_BACKBONE:
-            raise HarnessError(f"pretrained 'embedded' exists only for the {EMBEDDED_BACKBONE} backbone; for {name} "
-                               "give an open_clip tag, a local checkpoint path, or 'none' for random weights")
+        if not is_embedded_backbone(name):
+            raise HarnessError(f"pretrained 'embedded' exists only for the embedded backbones "
+                               f"({', '.join(EMBEDDED_BACKBONES)}); for {name} give an open_clip tag, a local "
+                               "checkpoint path, or 'none' for random weights")
         from .toyclip import ensure_toy_clip
 
-        tag = str(ensure_toy_clip())
+        tag = str(ensure_toy_clip(name=name))
     force_quick_gelu = resolve_quick_gelu(name, pretrained, quick_gelu)
     cached = None
     if tag is not None and Path(tag).is_dir():

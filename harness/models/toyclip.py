@@ -13,7 +13,8 @@ words it has no grounding for, such as the motion words of the class names.
 The checkpoint is a plain ``state_dict`` (``torch.save``), loadable with ``weights_only=True`` through
 ``open_clip.create_model("toy-vit", pretrained=str(path))``. Pretraining is seeded and runs under
 ``torch.random.fork_rng``, so it does not disturb the caller's RNG; it keeps the caller's thread count.
-``python -m harness.models.toyclip --force`` rebuilds it and prints the zero-shot check.
+``python -m harness.models.toyclip [--backbone toy-vit-s|toy-vit|toy-vit-l] [--force]`` builds one size and prints
+its zero-shot check. The sizes (``TOY_MODELS``) differ only in their config; each has its own cache file.
 """
 from __future__ import annotations
 
@@ -35,8 +36,12 @@ import numpy as np
 from ..paths import cache_dir, file_lock
 
 TOY_MODEL_NAME = "toy-vit"
+#: the embedded backbone sizes, smallest first; all pretrained by the same RECIPE on the same world. toy-vit is
+#: the default (its file name and fingerprint predate the others, so every existing run id stays valid).
+TOY_MODELS = ("toy-vit-s", "toy-vit", "toy-vit-l")
 VERSION = 2  # the file name's version; edits to config/recipe/captions/world also rebuild (see fingerprint())
-CONFIG_PATH = Path(__file__).resolve().parent / "model_configs" / f"{TOY_MODEL_NAME}.json"
+CONFIG_DIR = Path(__file__).resolve().parent / "model_configs"
+CONFIG_PATH = CONFIG_DIR / f"{TOY_MODEL_NAME}.json"
 IMAGE_SIZE = 32
 RECIPE = dict(seed=20251201, steps=200, batch=256, lr=2e-3, warmup=20, weight_decay=0.05, noise_word_prob=0.3)
 
@@ -73,18 +78,35 @@ _TEMPLATES_TWO = (
 
 
 def register_toy_config() -> None:
-    """Make open_clip know ``toy-vit`` (idempotent: adds the config path only once per process)."""
+    """Make open_clip know every toy size (idempotent: adds each config path only once per process)."""
     import open_clip
 
-    if TOY_MODEL_NAME not in open_clip.list_models():
-        open_clip.add_model_config(CONFIG_PATH)
+    known = set(open_clip.list_models())
+    for name in TOY_MODELS:
+        if name not in known:
+            open_clip.add_model_config(config_path(name))
 
 
-def checkpoint_path() -> Path:
-    return cache_dir() / f"toy-clip-v{VERSION}.pt"
+def _check_name(name: str) -> str:
+    if name not in TOY_MODELS:
+        from ..errors import HarnessError, closest
+
+        raise HarnessError(f"unknown embedded toy backbone {name!r}{closest(name, TOY_MODELS)}; "
+                           f"the embedded sizes are {', '.join(TOY_MODELS)}")
+    return name
 
 
-def fingerprint() -> str:
+def config_path(name: str = TOY_MODEL_NAME) -> Path:
+    return CONFIG_DIR / f"{_check_name(name)}.json"
+
+
+def checkpoint_path(name: str = TOY_MODEL_NAME) -> Path:
+    """``toy-clip-v2.pt`` for toy-vit (unchanged since before there were sizes), ``toy-clip-v2-<name>.pt`` else."""
+    suffix = "" if _check_name(name) == TOY_MODEL_NAME else f"-{name}"
+    return cache_dir() / f"toy-clip-v{VERSION}{suffix}.pt"
+
+
+def fingerprint(name: str = TOY_MODEL_NAME) -> str:
     """Hash of everything the checkpoint is a function of (config, recipe, captions, the world's code).
 
     Stored beside the checkpoint (``toy-clip-v<VERSION>.json``); a cached checkpoint whose fingerprint differs
@@ -93,16 +115,16 @@ def fingerprint() -> str:
     from ..data import world
 
     digest = hashlib.sha256()
-    for part in (str(VERSION), CONFIG_PATH.read_text(), json.dumps(RECIPE, sort_keys=True), repr(_TEMPLATES_ONE),
+    for part in (str(VERSION), config_path(name).read_text(), json.dumps(RECIPE, sort_keys=True), repr(_TEMPLATES_ONE),
                  repr(_TEMPLATES_TWO), " ".join(sorted(_RESERVED)), Path(world.__file__).read_text()):
         digest.update(part.encode("utf-8") + b"\0")
     return digest.hexdigest()
 
 
-def _is_current(path: Path) -> bool:
+def _is_current(path: Path, name: str = TOY_MODEL_NAME) -> bool:
     sidecar = path.with_suffix(".json")
     try:
-        return path.is_file() and json.loads(sidecar.read_text()).get("fingerprint") == fingerprint()
+        return path.is_file() and json.loads(sidecar.read_text()).get("fingerprint") == fingerprint(name)
     except (OSError, ValueError):
         return False
 
@@ -110,28 +132,31 @@ def _is_current(path: Path) -> bool:
 _file_lock = file_lock  # harness.paths.file_lock
 
 
-def ensure_toy_clip(force: bool = False, log: Callable[[str], None] | None = None) -> Path:
-    """Path of the pretrained toy CLIP checkpoint, pretraining it first if absent, stale or ``force``d.
+def ensure_toy_clip(force: bool = False, log: Callable[[str], None] | None = None,
+                    name: str = TOY_MODEL_NAME) -> Path:
+    """Path of the pretrained toy CLIP checkpoint of size ``name``, pretraining it first if absent, stale or
+    ``force``d.
 
     The checkpoint and its sidecar are written to temporary files and renamed into place (atomic); a lock
     file makes concurrent callers wait for one build instead of pretraining twice.
     """
-    path = checkpoint_path()
-    if not force and _is_current(path):
+    path = checkpoint_path(name)
+    if not force and _is_current(path, name):
         return path
     with _file_lock(path.with_suffix(".lock")):
-        if not force and _is_current(path):
+        if not force and _is_current(path, name):
             return path  # another process built it while we waited
         import torch
 
         log = log or _stderr
-        log(f"pretraining the embedded toy CLIP once ({RECIPE['steps']} steps, about 1-2 min on 2 cores) -> {path}")
+        log(f"pretraining the embedded toy CLIP {name} once ({RECIPE['steps']} steps, about 1-3 min on 2 cores) "
+            f"-> {path}")
         start = time.time()
-        state = pretrain(log=log)
+        state = pretrain(log=log, name=name)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)
-        meta = dict(version=VERSION, fingerprint=fingerprint(), model=TOY_MODEL_NAME, recipe=RECIPE,
+        meta = dict(version=VERSION, fingerprint=fingerprint(name), model=name, recipe=RECIPE,
                     seconds=round(time.time() - start, 1), torch_threads=torch.get_num_threads())
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.json.tmp")
         tmp.write_text(json.dumps(meta, indent=1) + "\n")
@@ -144,12 +169,12 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def load_toy_clip(path: Path | None = None):
+def load_toy_clip(path: Path | None = None, name: str = TOY_MODEL_NAME):
     """The pretrained toy CLIP in eval mode, loaded the way the harness loads it (open_clip.create_model)."""
     import open_clip
 
     register_toy_config()
-    model = open_clip.create_model(TOY_MODEL_NAME, pretrained=str(path or ensure_toy_clip()))
+    model = open_clip.create_model(name, pretrained=str(path or ensure_toy_clip(name=name)))
     return model.eval()
 
 
@@ -237,8 +262,8 @@ def _normaliser(model):
 
 
 def pretrain(steps: int | None = None, seed: int | None = None, log: Callable[[str], None] = print,
-             on_step: Callable[[int, object], None] | None = None):
-    """Contrastively pretrain a fresh ``toy-vit`` on synthetic stills; returns its ``state_dict``.
+             on_step: Callable[[int, object], None] | None = None, name: str = TOY_MODEL_NAME):
+    """Contrastively pretrain a fresh toy CLIP of size ``name`` on synthetic stills; returns its ``state_dict``.
 
     Symmetric InfoNCE with a learnable temperature; captions identical within a batch count as positives of
     each other. Only the token-embedding rows that captions use are updated (sparse gradients), which keeps a
@@ -255,7 +280,8 @@ def pretrain(steps: int | None = None, seed: int | None = None, log: Callable[[s
     steps = RECIPE["steps"] if steps is None else steps
     seed = RECIPE["seed"] if seed is None else seed
     batch = RECIPE["batch"]
-    tokenizer = _WordCachedTokenizer(open_clip.get_tokenizer(TOY_MODEL_NAME))
+    _check_name(name)
+    tokenizer = _WordCachedTokenizer(open_clip.get_tokenizer(name))
     noise_words = _noise_words()
     start = time.time()
     with torch.random.fork_rng(devices=[]):
@@ -264,17 +290,17 @@ def pretrain(steps: int | None = None, seed: int | None = None, log: Callable[[s
         level = root.level
         root.setLevel(logging.ERROR)  # "no pretrained weights loaded" is the point here
         try:
-            model = open_clip.create_model(TOY_MODEL_NAME)
+            model = open_clip.create_model(name)
         finally:
             root.setLevel(level)
         model.train()
         normalise = _normaliser(model)
         model.token_embedding.sparse = True
         decay, no_decay = [], []
-        for name, param in model.named_parameters():
-            if name == "token_embedding.weight":
+        for pname, param in model.named_parameters():
+            if pname == "token_embedding.weight":
                 continue
-            (decay if param.ndim >= 2 and "positional" not in name else no_decay).append(param)
+            (decay if param.ndim >= 2 and "positional" not in pname else no_decay).append(param)
         dense = torch.optim.AdamW([dict(params=decay, weight_decay=RECIPE["weight_decay"]),
                                    dict(params=no_decay, weight_decay=0.0)],
                                   lr=RECIPE["lr"], betas=(0.9, 0.98), eps=1e-6)
@@ -305,7 +331,7 @@ def pretrain(steps: int | None = None, seed: int | None = None, log: Callable[[s
             if on_step is not None:
                 on_step(step + 1, model)
             if step % 50 == 0 or step == steps - 1:
-                log(f"toy CLIP step {step + 1}/{steps} loss {loss.item():.3f} ({time.time() - start:.0f}s)")
+                log(f"toy CLIP {name} step {step + 1}/{steps} loss {loss.item():.3f} ({time.time() - start:.0f}s)")
         model.token_embedding.sparse = False
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -345,7 +371,8 @@ def _video_features(model, paths: list[Path], frames: int, batch_frames: int = 5
 
 
 def zero_shot_check(root: Path | None = None, frames: int = 8, model=None, template: str = "{}",
-                    datasets: tuple[str, ...] = ("toy-target-a", "toy-target-b", "toy-temporal")) -> dict:
+                    datasets: tuple[str, ...] = ("toy-target-a", "toy-target-b", "toy-temporal"),
+                    name: str = TOY_MODEL_NAME) -> dict:
     """Frozen frame-averaged zero-shot top-1 of the toy CLIP on the embedded evaluation lists.
 
     Returns ``{"<dataset>/<split>": {"top1", "chance", "n_videos", "num_classes"}}``; for ``toy-temporal`` also
@@ -358,8 +385,8 @@ def zero_shot_check(root: Path | None = None, frames: int = 8, model=None, templ
     from ..data import embedded
 
     root = Path(root) if root is not None else embedded.ensure_embedded()
-    model = model if model is not None else load_toy_clip()
-    tokenizer = open_clip.get_tokenizer(TOY_MODEL_NAME)
+    model = model if model is not None else load_toy_clip(name=name)
+    tokenizer = open_clip.get_tokenizer(name)
     results = {}
     for dataset, split, classes_file in embedded.evaluation_lists(root, datasets):
         names = embedded.read_classes(root / classes_file)
@@ -382,11 +409,12 @@ def zero_shot_check(root: Path | None = None, frames: int = 8, model=None, templ
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.models.toyclip", description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="pretrain again even if the checkpoint exists")
+    parser.add_argument("--backbone", default=TOY_MODEL_NAME, choices=TOY_MODELS, help="toy size (default toy-vit)")
     args = parser.parse_args(argv)
     start = time.time()
-    path = ensure_toy_clip(force=args.force, log=print)
+    path = ensure_toy_clip(force=args.force, log=print, name=args.backbone)
     print(f"checkpoint: {path} ({time.time() - start:.1f}s)")
-    for name, r in zero_shot_check().items():
+    for name, r in zero_shot_check(name=args.backbone).items():
         extra = f"  pair {r['pair_top1']:.1%} (chance {r['pair_chance']:.1%})" if "pair_top1" in r else ""
         print(f"{name:28s} top1 {r['top1']:6.1%}  chance {r['chance']:5.1%}  "
               f"({r['top1'] / r['chance']:.1f}x, {r['n_videos']} videos){extra}")

@@ -1,23 +1,24 @@
 """The backbone axis: base-to-novel novel accuracy and HM per backbone (and its weights) for every method, from
 the base2novel run records (``analyze backbones`` runs them), as a table and a plot.
 
-Why its own grouping: the protocol tables keep one record per unit (newest wins), which would let one backbone's
-run replace another's; here records are grouped by (backbone, pretrained) first and de-duplicated within."""
+Why its own grouping: the protocol tables keep one record per unit (newest wins) and read only the main backbone's
+records (harness.reports.loading.on_main_backbone); here records are grouped by (backbone, pretrained) first and
+de-duplicated within, so runs on different backbones never replace each other."""
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
 
 from .base2novel import b2n_data, b2n_summary
-from .loading import deduplicate, protocol_name
+from .loading import backbone_of, deduplicate, main_backbone, protocol_name
 from .render import DASH, Table, csv_num, join_values, pct_ci
 
 
-def backbone_of(record: dict) -> tuple[str, str]:
-    model = record.get("model") or {}
-    backbone = model.get("backbone") or (record.get("config") or {}).get("backbone", {}).get("name") or "?"
-    pretrained = model.get("pretrained") or (record.get("config") or {}).get("backbone", {}).get("pretrained") or "?"
-    return str(backbone), str(pretrained)
+def backbone_order(name: str) -> tuple:
+    """Embedded toy sizes smallest first, then the other architectures by name (the plot's x order)."""
+    from ..models.backbones import EMBEDDED_BACKBONES
+
+    return (0, EMBEDDED_BACKBONES.index(name), "") if name in EMBEDDED_BACKBONES else (1, 0, name)
 
 
 def backbone_rows(raw_records: list[dict]) -> list[dict]:
@@ -26,7 +27,7 @@ def backbone_rows(raw_records: list[dict]) -> list[dict]:
         if protocol_name(rec) == "base2novel":
             groups[backbone_of(rec)].append(rec)
     rows = []
-    for (backbone, pretrained), recs in sorted(groups.items()):
+    for (backbone, pretrained), recs in sorted(groups.items(), key=lambda kv: (backbone_order(kv[0][0]), kv[0][1])):
         kept, _ = deduplicate(recs)
         for (method, dataset), per_seed in sorted(b2n_data(kept).items()):
             s = b2n_summary(per_seed)
@@ -41,17 +42,21 @@ def build_backbones(raw_records: list[dict]) -> tuple[Table | None, list[dict]]:
     rows = backbone_rows(raw_records)
     if not rows:
         return None, []
-    backbones = sorted({r["backbone"] for r in rows})
+    backbones = sorted({r["backbone"] for r in rows}, key=backbone_order)
     body = [[r["method"], r["dataset"], r["backbone"], r["pretrained"], join_values(r["seeds"]), pct_ci(*r["base"]),
              pct_ci(*r["novel"]), pct_ci(*r["hm"])] for r in rows]
     csv_rows = [[r["method"], r["dataset"], r["backbone"], r["pretrained"], join_values(r["seeds"]),
                  *(csv_num(v) for key in ("base", "novel", "hm") for v in r[key])] for r in rows]
     notes = ["Base-to-novel per backbone: B and N are seed-averaged top-1, HM = 2·B·N/(B+N) of them; 95 % bootstrap "
              "CIs over test videos (stats.bootstrap_hm). Records are grouped by (backbone, weights) before the "
-             "newest-record-per-unit rule, so runs on different backbones never replace each other.",
+             "newest-record-per-unit rule, so runs on different backbones never replace each other; the protocol "
+             f"tables read only the main backbone's records ({' / '.join(main_backbone(raw_records) or ('?', '?'))}, "
+             "the one most records were run with).",
              f"Backbones with records: {', '.join(backbones)}. Add one with `python -m harness analyze backbones "
-             "--method M --backbones NAME ...` (real path: ViT-B-32 ViT-B-16 ViT-L-14 with --pretrained openai); the "
-             "embedded benchmark ships one pretrained backbone (toy-vit), so offline this axis has a single point."]
+             "--method M --backbones NAME ...` (real path: ViT-B-32 ViT-B-16 ViT-L-14 with --pretrained openai). "
+             "Offline, the embedded toy CLIP comes in three sizes pretrained by one recipe (toy-vit-s: width 32, "
+             "2 layers; toy-vit: width 64, 4 layers; toy-vit-l: width 96, 5 vision layers), each with the methods' "
+             "embedded schedules."]
     table = Table("backbones", "Backbone axis: base-to-novel B / N / HM per backbone", 
                   ["method", "dataset", "backbone", "weights", "seeds", "B [95% CI]", "N [95% CI]", "HM [95% CI]"],
                   body, ["method", "dataset", "backbone", "pretrained", "seeds", "base_pct", "base_low", "base_high",
@@ -70,7 +75,7 @@ def write_backbone_plot(rows: list[dict], results_dir: Path) -> list[Path]:
 
     from .plots import _MARKERS
 
-    backbones = sorted({r["backbone"] for r in rows})
+    backbones = sorted({r["backbone"] for r in rows}, key=backbone_order)
     methods = sorted({r["method"] for r in rows})
     datasets = sorted({r["dataset"] for r in rows})
     colours = {d: mpl.colormaps["tab10"](i % 10) for i, d in enumerate(datasets)}
@@ -80,6 +85,12 @@ def write_backbone_plot(rows: list[dict], results_dir: Path) -> list[Path]:
     fig = Figure(figsize=(11, 4.4), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     for ax, key, title in ((axes[0], "novel", "novel-class top-1 (N)"), (axes[1], "hm", "harmonic mean HM")):
+        for method, dataset in slots:  # a thin line joins one method's points across backbones (smallest first)
+            mine = [r for r in rows if (r["method"], r["dataset"]) == (method, dataset) and r[key][0] is not None]
+            if len(mine) > 1:
+                ax.plot([backbones.index(r["backbone"]) - 0.4 + width * (slots.index((method, dataset)) + 0.5)
+                         for r in mine], [100 * r[key][0] for r in mine], color=colours[dataset], linewidth=0.8,
+                        alpha=0.5)
         for r in rows:
             x = backbones.index(r["backbone"]) - 0.4 + width * (slots.index((r["method"], r["dataset"])) + 0.5)
             value, low, high = (100 * v if v is not None else None for v in r[key])

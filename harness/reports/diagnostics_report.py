@@ -9,7 +9,7 @@ from pathlib import Path
 from ..diagnostics.store import load_diagnostics
 from .attention_maps import write_attention_plots
 from .backbones import build_backbones, write_backbone_plot
-from .loading import deduplicate
+from .loading import deduplicate, on_main_backbone
 from .motion import build_motion, write_motion_plot
 from .temporal import build_temporal, write_temporal_plot
 
@@ -31,7 +31,7 @@ def build_diagnostics(records_dir: Path, raw_records: list[dict]) -> tuple[list,
     """(tables, plot writers, diagnostic records by table stem); each writer takes the results folder and returns
     the PNG paths it wrote."""
     tables, writers = [], []
-    current = {r["run_id"] for r in deduplicate(raw_records)[0]}
+    current = {r["run_id"] for r in deduplicate(on_main_backbone(raw_records)[0])[0]}
     by_stem = {"temporal": _current(load_diagnostics(records_dir, "temporal"), current),
                "motion_terms": _current(load_diagnostics(records_dir, "motion"), current)}
     temporal = build_temporal(by_stem["temporal"])

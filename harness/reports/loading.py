@@ -82,3 +82,33 @@ def deduplicate(records: list[dict]) -> tuple[list[dict], list[tuple[dict, dict]
 def protocol_name(record: dict) -> str:
     name = str(record["protocol"].get("name", ""))
     return _ALIASES.get(name.lower(), name)
+
+
+def backbone_of(record: dict) -> tuple[str, str]:
+    """(backbone architecture, weights tag) a run record was produced with."""
+    model = record.get("model") or {}
+    config_backbone = (record.get("config") or {}).get("backbone") or {}
+    backbone = model.get("backbone") or config_backbone.get("name") or "?"
+    pretrained = model.get("pretrained") or config_backbone.get("pretrained") or "?"
+    return str(backbone), str(pretrained)
+
+
+def main_backbone(records: list[dict]) -> tuple[str, str] | None:
+    """The (backbone, weights) most records were run with (ties: the embedded default toy-vit, then by name).
+
+    Why: the protocol tables compare methods on one backbone; base-to-novel runs on other backbones
+    (``analyze backbones``) are the backbone axis, and must not supersede the main runs of the same unit."""
+    from ..models.backbones import EMBEDDED_BACKBONE
+
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for rec in records:
+        counts[backbone_of(rec)] += 1
+    if not counts:
+        return None
+    return min(counts, key=lambda b: (-counts[b], b != (EMBEDDED_BACKBONE, "embedded"), b))
+
+
+def on_main_backbone(records: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(records on :func:`main_backbone`, the others): the protocol tables read the first, the backbone axis all."""
+    main = main_backbone(records)
+    return [r for r in records if backbone_of(r) == main], [r for r in records if backbone_of(r) != main]

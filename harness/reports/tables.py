@@ -28,7 +28,7 @@ from .diagnostics_report import build_diagnostics
 from .efficiency import build_efficiency
 from .few_shot import build_few_shot
 from .index_page import write_index
-from .loading import PROTOCOLS, deduplicate, load_records, protocol_name
+from .loading import PROTOCOLS, backbone_of, deduplicate, load_records, on_main_backbone, protocol_name
 from .outcomes import group_by
 from .plots import PLOT_SUFFIXES, plot_points, write_plots
 from .power import power_lines, sample_sizes
@@ -146,7 +146,8 @@ def build_tables(records_dir: Path, results_dir: Path, reference: str | None = N
     """
     records_dir, results_dir = Path(records_dir), Path(results_dir)
     raw, skipped = load_records(records_dir)
-    kept, superseded = deduplicate(raw)
+    main, _ = on_main_backbone(raw)  # other backbones' runs are the backbone axis (backbones.md)
+    kept, superseded = deduplicate(main)
     reference = check_reference(reference, {r["method"] for r in kept})
     by_protocol_all = group_by(kept, protocol_name)
     unknown = sorted(p for p in by_protocol_all if p not in PROTOCOLS)
