@@ -5,24 +5,16 @@ extra frame view."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import time
 from pathlib import Path
 
 from ..engine import records as rec
 from ..engine.distributed import log
+from ..engine.preflight import file_sha256
 from . import motion_terms, prompt_attention
 from .runs import EvaluationSession, resolve_weights, slim_predictions
 from .store import SCHEMA_VERSION, analysis_id, diagnostic_path, write_diagnostic
 from .temporal_views import FRAME_VIEWS, SHUFFLE_SEED, frame_view
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _shown(path: Path | None) -> str | None:
@@ -90,7 +82,7 @@ def analyse_run(record: dict, kinds: list[str], records_dir: Path, work_root: Pa
             results["attention"].append(dict(base, attention=attention.summary(list(video_list.class_names))))
         log(f"  {record['run_id']} {name}: " + ", ".join(f"{k} done" for k in todo))
     wall = round(time.perf_counter() - started, 3)
-    weights_info = None if weights is None else dict(path=_shown(weights), sha256=_sha256(weights))
+    weights_info = None if weights is None else dict(path=_shown(weights), sha256=file_sha256(weights))
     for kind, (ident, path) in todo.items():
         diagnostic = dict(schema_version=SCHEMA_VERSION, kind=kind, analysis_id=ident, created_utc=rec.now_utc(),
                           method=record["method"], protocol=record["protocol"], dataset=record["dataset"],

@@ -58,15 +58,9 @@ def unit_argv(planned: dict, datasets: list[str] | None, args, records_root: Pat
         argv += ["--dataset", dataset]
     if unit.shots is not None and planned["protocol"] == "few_shot":
         argv += ["--shots", str(unit.shots)]
-    if args.backbone:
-        argv += ["--backbone", args.backbone]
-    if args.pretrained:
-        argv += ["--pretrained", args.pretrained]
-    if args.force:
-        argv.append("--force")
-    if args.cfg_options:
-        argv += ["--cfg-options", *args.cfg_options]
-    return argv
+    from .sweep import shared_run_options
+
+    return argv + shared_run_options(args)
 
 
 def command(job: UnitJob) -> list[str]:

@@ -96,6 +96,12 @@ def _run_argv(method: str, protocol: str, args, records_root: Path) -> list[str]
         argv += ["--dataset", dataset]
     for seed in args.seeds or []:
         argv += ["--seed", str(seed)]
+    return argv + shared_run_options(args)
+
+
+def shared_run_options(args) -> list[str]:
+    """The ``run`` options every job of a sweep passes on unchanged (backbone, weights, --force, --cfg-options)."""
+    argv = []
     if args.backbone:
         argv += ["--backbone", args.backbone]
     if args.pretrained:
