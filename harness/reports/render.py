@@ -39,7 +39,7 @@ def pp_ci(diff, low, high) -> str:
 def fmt_p(p: float | None) -> str:
     if p is None or not np.isfinite(p):
         return DASH
-    if p == 0:  # only a bootstrap p can be exactly 0: no resample crossed 0
+    if p == 0:  # a bootstrap p where no resample crossed 0, or an exact p below float range: both < 1/RESAMPLES
         return f"<{1 / RESAMPLES:.0e}"
     return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
