@@ -52,11 +52,17 @@ def motion_loss(frame_embeddings: torch.Tensor, delta: float = 1.0) -> torch.Ten
     With edge replication (e_{-1} = e_0, e_T = e_{T-1}): C = mean over (B, T, D) of |e_{t+1} − e_{t−1}| / 2,
     V = mean over (B, D) of the unbiased variance over T; the loss is 1 / (C + V + delta), delta = 1.
     """
+    central, variance = motion_term_maps(frame_embeddings)
+    return 1.0 / (central.mean() + variance.mean() + delta)
+
+
+def motion_term_maps(frame_embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two terms of :func:`motion_loss` before averaging: |e_{t+1} − e_{t−1}| / 2 with edge replication,
+    (B, T, D), and the unbiased variance over T, (B, D) — shared with the per-video diagnostics
+    (harness.diagnostics.motion_terms)."""
     previous = torch.cat([frame_embeddings[:, :1], frame_embeddings[:, :-1]], dim=1)
     following = torch.cat([frame_embeddings[:, 1:], frame_embeddings[:, -1:]], dim=1)
-    central = ((following - previous).abs() / 2.0).mean()
-    variance = torch.var(frame_embeddings, dim=1).mean()
-    return 1.0 / (central + variance + delta)
+    return (following - previous).abs() / 2.0, torch.var(frame_embeddings, dim=1)
 
 
 # ----------------------------------------------------------------------------------------------- modules

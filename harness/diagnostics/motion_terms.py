@@ -18,12 +18,13 @@ import torch.nn.functional as F
 
 def per_video_terms(frame_embeddings: torch.Tensor) -> dict[str, np.ndarray]:
     """(B, T, D) → dict(central, variance, central_normalised, variance_normalised), each (B,)."""
+    from methods.ezclip import motion_term_maps
+
     out = {}
     for suffix, e in (("", frame_embeddings.float()), ("_normalised", F.normalize(frame_embeddings.float(), dim=-1))):
-        previous = torch.cat([e[:, :1], e[:, :-1]], dim=1)
-        following = torch.cat([e[:, 1:], e[:, -1:]], dim=1)
-        out["central" + suffix] = ((following - previous).abs() / 2.0).mean(dim=(1, 2)).cpu().numpy()
-        out["variance" + suffix] = torch.var(e, dim=1).mean(dim=1).cpu().numpy()
+        central, variance = motion_term_maps(e)
+        out["central" + suffix] = central.mean(dim=(1, 2)).cpu().numpy()
+        out["variance" + suffix] = variance.mean(dim=1).cpu().numpy()
     return out
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..engine import workdirs
 from ..errors import HarnessError, closest
-from ..models.backbones import is_embedded_backbone
 from ..paths import REPO_ROOT
 
 
@@ -129,12 +128,12 @@ class EvaluationSession:
     """One analysed run: its model (weights loaded, eval mode), an evaluation runner and the rebuilt unit."""
 
     def __init__(self, record: dict, weights: Path | None, work_dir: Path):
-        import torch
         from mmengine.runner import set_random_seed
 
         from ..engine.compat import allow_mmengine_checkpoints
         from ..engine.evaluation import eval_runner
         from ..engine.preflight import load_checkpoint
+        from ..engine.runner import set_threads
         from ..models.methods_registry import method_class
 
         allow_mmengine_checkpoints()
@@ -145,8 +144,7 @@ class EvaluationSession:
         self.unit = rebuild_unit(record)
         seed = self.unit.seed + self.config["runtime"]["seed"]
         set_random_seed(seed, deterministic=self.config["runtime"]["deterministic"])
-        if is_embedded_backbone(self.config["backbone"]["name"]) and not self.config["runtime"].get("threads"):
-            torch.set_num_threads(1)  # as `run` does for the toy backbone (harness.engine.runner._set_threads)
+        set_threads(self.config)  # as `run` does (one thread for the embedded toy backbones)
         method = self.config.get("method") or record["method"]
         self.model = method_class(method)(backbone=self.config["backbone"], **self.config["model"])
         if weights is not None:

@@ -104,7 +104,7 @@ def run(method: str, protocol_name: str, datasets: list[str] | None = None, sour
                     log(f"[note] {earlier[-1]} holds an interrupted training of this run (kept); --resume "
                          f"continues it — this run starts afresh in {folder}")
             folders[index] = (folder, identity, folder.exists() and resume)
-        _set_threads(config)
+        set_threads(config)
         if launcher != "none":
             init_distributed()
     profile: dict = {}
@@ -192,7 +192,7 @@ def _needs_training(method: str, config: dict) -> bool:
     return bool(getattr(method_class(method), "trainable", True)) and config["train"]["epochs"] > 0
 
 
-def _set_threads(config: dict) -> None:
+def set_threads(config: dict) -> None:
     """``runtime.threads`` 0 = auto: one thread for the embedded toy backbone (its ops are too small to
     gain from more, and OpenMP threads spin badly when the cores are shared — measured 10× slower steps),
     torch's default otherwise."""

@@ -10,27 +10,14 @@ column. Values and tests come from the functions the protocol tables use (harnes
 """
 from __future__ import annotations
 
-from collections import defaultdict
-
-import numpy as np
-
 from .comparisons import apply_holm, unit_comparison
 from .few_shot import few_shot_data
 from .outcomes import direction_mean, has_direction, seed_mean, sort_units
 from .render import DASH, MARK, Table, csv_num, csv_p, fmt_p, pct_ci
+from .training_fit import train_top1
 
 BASELINE = "clip"
 CHANCE_MULTIPLE = 3  # "reaches ≥ 3× chance": far enough above chance that knowing the pair alone cannot explain it
-
-
-def _train_top1(records: list[dict]) -> dict:
-    """(method, dataset, K) → mean over seeds of training.train_top1 (None where no record has it)."""
-    values: dict = defaultdict(list)
-    for rec in records:
-        top1 = (rec.get("training") or {}).get("train_top1")
-        if top1 is not None:
-            values[(rec["method"], rec["dataset"], int(rec["unit"]["shots"]))].append(float(top1))
-    return {key: float(np.mean(v)) for key, v in values.items()}
 
 
 def _chance(records: list[dict]) -> dict:
@@ -47,7 +34,7 @@ def build_controls(records: list[dict], is_variant=lambda method: False) -> Tabl
     """The control table from the kept few-shot records; None without a reversal-pair dataset that ``clip``
     and another method both ran."""
     data = few_shot_data(records)
-    train, chance = _train_top1(records), _chance(records)
+    train, chance = train_top1(records), _chance(records)
     columns = []
     for dataset in sorted({d for _, d in data}):
         base = data.get((BASELINE, dataset), {})
@@ -78,7 +65,7 @@ def build_controls(records: list[dict], is_variant=lambda method: False) -> Tabl
     header = ["dataset", "K", "method", "train top-1", "test top-1 [95% CI]", f"≥ {CHANCE_MULTIPLE}× chance",
               f"Δ vs {BASELINE} (pp)", "McNemar p", "Holm p", "direction-in-pair [95% CI]", "direction McNemar p"]
     for dataset, k, method, top1, direction, comp, dcomp in cells:
-        fit = train.get((method, dataset, k))
+        fit = train.get(("few_shot", method, dataset, k))
         above = top1[0] >= CHANCE_MULTIPLE * chance.get(dataset, 1.0)
         rows.append([dataset, str(k), method, DASH if fit is None else f"{100 * fit:.1f}", pct_ci(*top1),
                      "yes" if above else "no",

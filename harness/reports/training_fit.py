@@ -39,7 +39,7 @@ def _columns(by_protocol: dict[str, list[dict]]) -> list[tuple[str, str, dict]]:
     return columns
 
 
-def _train_top1(records: list[dict]) -> dict:
+def train_top1(records: list[dict]) -> dict:
     """(protocol, method, dataset, K or None) → mean of training.train_top1 over the records that have it."""
     values: dict = defaultdict(list)
     for rec in records:
@@ -54,7 +54,7 @@ def _train_top1(records: list[dict]) -> dict:
 def build_training_fit(by_protocol: dict[str, list[dict]]) -> Table | None:
     """The table from the kept base-to-novel and few-shot records; None without a trained method beside clip."""
     records = [r for p in ("base2novel", "few_shot") for r in by_protocol.get(p, [])]
-    train = _train_top1(records)
+    train = train_top1(records)
     cells, comparisons = [], []
     for label, dataset, units in _columns(by_protocol):
         ref = units.get(BASELINE)
